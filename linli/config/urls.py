@@ -1,0 +1,15 @@
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from linli.core.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("accounts/", include("linli.accounts.urls")),
+    path("api/", include("linli.api.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("linli.console.urls")),
+]

@@ -1,0 +1,92 @@
+"""The value the scoping layer (``linli.org.access``) computes for a user and a capability.
+
+A ``Scope`` is the set of places a user may act on for one capability; ``apply`` turns it into a filter on any
+model that declares ``SCOPE_FIELDS`` (which of its columns carry the region code, grid, building, unit).
+Keeping it here lets domain selectors accept a scope without importing the organisation app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+
+LEVEL_DIGITS = {"province": 2, "city": 4, "county": 6, "street": 9, "community": 12}
+
+
+def code_range(code: str, level: str) -> tuple[int, int]:
+    """The 12-digit code interval a region covers: a street ``371702001000`` covers ``…001000–…001999``."""
+    padded = code.ljust(12, "0")
+    lo = int(padded)
+    return lo, lo + 10 ** (12 - LEVEL_DIGITS[level]) - 1
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    region_ranges: tuple[tuple[int, int], ...] = ()
+    region_ids: frozenset[int] = field(default_factory=frozenset)  # the regions the ranges came from (navigation)
+    grid_ids: frozenset[int] = field(default_factory=frozenset)
+    building_ids: frozenset[int] = field(default_factory=frozenset)
+    unit_ids: frozenset[int] = field(default_factory=frozenset)
+    department_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.region_ranges or self.grid_ids or self.building_ids or self.unit_ids)
+
+    def q(self, model: type[Model]) -> Q:
+        """The filter for ``model``; a model without a path for some kind of place never matches through it."""
+        if self.everything:
+            return Q()
+        fields: dict[str, str] = model.SCOPE_FIELDS  # type: ignore[attr-defined]
+        q = Q(pk__in=[])
+        if self.region_ranges and "region_code" in fields:
+            for lo, hi in _merge(self.region_ranges):
+                q |= Q(**{f"{fields['region_code']}__range": (lo, hi)})
+        for kind, ids in (("grid", self.grid_ids), ("building", self.building_ids), ("unit", self.unit_ids)):
+            if ids and kind in fields:
+                q |= Q(**{f"{fields[kind]}__in": sorted(ids)})
+        return q
+
+    def apply(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+        if self.everything:
+            return qs
+        if self.empty:
+            return qs.none()
+        return qs.filter(self.q(qs.model))
+
+    def covers(self, obj: Model) -> bool:
+        """Whether one loaded object lies inside the scope (no query)."""
+        if self.everything:
+            return True
+        fields: dict[str, str] = type(obj).SCOPE_FIELDS  # type: ignore[attr-defined]
+        code = _attr(obj, fields.get("region_code"))
+        if code is not None and any(lo <= int(code) <= hi for lo, hi in self.region_ranges):
+            return True
+        for kind, ids in (("grid", self.grid_ids), ("building", self.building_ids), ("unit", self.unit_ids)):
+            if kind in fields and _attr(obj, fields[kind]) in ids:
+                return True
+        return False
+
+
+def _attr(obj: Any, path: str | None) -> Any:
+    if not path:
+        return None
+    for part in path.split("__"):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _merge(ranges: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """Overlapping ranges collapse, so a street plus one of its communities is one interval."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged

@@ -1,0 +1,131 @@
+"""The scoping layer: what a user may see and change follows the places of their active posts.
+
+Every view, API endpoint, export and search asks this module for a ``Scope`` (per capability) and hands it to the
+registry's selectors and services. Nothing else decides authorization.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+
+from linli.core.errors import PermissionDenied
+from linli.core.scope import Scope, code_range
+from linli.org.choices import PostKind
+from linli.org.models import Post
+
+
+class Cap:
+    VIEW = "registry.view"
+    CHANGE = "registry.change"
+    IMPORT = "registry.import"
+    EXPORT = "registry.export"
+    REVEAL = "pii.reveal"
+    ORG_MANAGE = "org.manage"
+
+
+ALL_CAPS = frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL, Cap.ORG_MANAGE})
+
+# What each post grants on its own place. Posts without registry duties (property, owners' committee,
+# department handlers) grant nothing here; later modules add their own capabilities.
+ROLE_CAPS: dict[str, frozenset[str]] = {
+    PostKind.GRID_WORKER: frozenset({Cap.VIEW, Cap.CHANGE}),
+    PostKind.BUILDING_CAPTAIN: frozenset({Cap.VIEW}),
+    PostKind.UNIT_CAPTAIN: frozenset({Cap.VIEW}),
+    PostKind.COMMUNITY_WORKER: frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL}),
+    PostKind.SECRETARY: ALL_CAPS,
+    PostKind.STREET_STAFF: frozenset({Cap.VIEW, Cap.EXPORT}),
+    PostKind.COUNTY_ADMIN: ALL_CAPS,
+    PostKind.CITY_ADMIN: ALL_CAPS,
+    PostKind.OWNERS_COMMITTEE: frozenset(),
+    PostKind.PROPERTY_MANAGER: frozenset(),
+    PostKind.DEPARTMENT_HANDLER: frozenset(),
+}
+
+
+def active_posts(user: Any, today: dt.date | None = None) -> list[Post]:
+    """The user's posts in force today, cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_linli_posts", None)
+    if cached is not None:
+        return cached
+    today = today or timezone.localdate()
+    posts = list(
+        Post.objects.filter(user=user, started_on__lte=today)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        .select_related("region", "grid", "building", "unit", "department")
+    )
+    user._linli_posts = posts
+    return posts
+
+
+def scope_for(user: Any, capability: str) -> Scope:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Scope()
+    if user.is_superuser:
+        return Scope(everything=True)
+    ranges: list[tuple[int, int]] = []
+    regions: set[int] = set()
+    grids: set[int] = set()
+    buildings: set[int] = set()
+    units: set[int] = set()
+    departments: set[int] = set()
+    for post in active_posts(user):
+        if capability not in ROLE_CAPS.get(post.kind, frozenset()):
+            continue
+        if post.region_id:
+            ranges.append(code_range(post.region.code, post.region.level))
+            regions.add(post.region_id)
+        if post.grid_id:
+            grids.add(post.grid_id)
+        if post.building_id:
+            buildings.add(post.building_id)
+        if post.unit_id:
+            units.add(post.unit_id)
+        if post.department_id:
+            departments.add(post.department_id)
+    return Scope(
+        region_ranges=tuple(ranges),
+        region_ids=frozenset(regions),
+        grid_ids=frozenset(grids),
+        building_ids=frozenset(buildings),
+        unit_ids=frozenset(units),
+        department_ids=frozenset(departments),
+    )
+
+
+def capabilities(user: Any) -> frozenset[str]:
+    if getattr(user, "is_superuser", False):
+        return ALL_CAPS
+    caps: set[str] = set()
+    for post in active_posts(user):
+        caps |= ROLE_CAPS.get(post.kind, frozenset())
+    return frozenset(caps)
+
+
+def can(user: Any, capability: str, obj: Model | None = None) -> bool:
+    scope = scope_for(user, capability)
+    if obj is None:
+        return not scope.empty
+    return scope.covers(obj)
+
+
+def require(user: Any, capability: str, obj: Model | None = None) -> Scope:
+    """The scope for ``capability``, or PermissionDenied when the user has none (or not over ``obj``)."""
+    scope = scope_for(user, capability)
+    if scope.empty or (obj is not None and not scope.covers(obj)):
+        raise PermissionDenied("您没有权限执行此操作（超出岗位所辖范围）")
+    return scope
+
+
+def visible(user: Any, capability: str, qs: QuerySet[Any]) -> QuerySet[Any]:
+    return scope_for(user, capability).apply(qs)
+
+
+def post_kinds(user: Any) -> Iterable[str]:
+    return sorted({p.kind for p in active_posts(user)})
