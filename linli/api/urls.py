@@ -2,4 +2,4 @@ from django.urls import path
 
 from linli.api.router import api
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("v1/", api.urls)]

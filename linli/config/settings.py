@@ -82,7 +82,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
-DATABASES["default"]["TEST"] = {"NAME": env_str("LINLI_TEST_DB_NAME", "") or None}
+# Tests on SQLite use a file (not shared-cache memory) so concurrent tests see real WAL locking with a busy timeout.
+_test_default = str(DATA_DIR / "test.sqlite3") if DATABASES["default"]["ENGINE"].endswith("sqlite3") else None
+DATABASES["default"]["TEST"] = {"NAME": env_str("LINLI_TEST_DB_NAME", "") or _test_default}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -104,7 +106,7 @@ TASKS = {
     }
 }
 if TASKS_BACKEND == "rq":
-    INSTALLED_APPS.append("django_tasks_rq")
+    INSTALLED_APPS.append("django_rq")
     RQ_QUEUES = {q: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"} for q in ("default", "imports")}
 
 AUTH_USER_MODEL = "accounts.User"

@@ -66,15 +66,14 @@ def resident_list(*, scope: Scope, filters: ResidentFilter, after_id: int | None
             qs = qs.filter(residentkeygroup__key_group=group)
     if after_id is not None:
         qs = qs.filter(id__lt=after_id)
-    return list(
-        qs.select_related("household", "grid").order_by("-id")[:limit]
-    )
+    return list(qs.select_related("household", "grid").prefetch_related("key_groups").order_by("-id")[:limit])
 
 
 def resident_get(*, scope: Scope, pk: int) -> Resident | None:
     return (
         scope.apply(Resident.objects.all())
         .select_related("household__grid__community", "household__building", "household__unit", "grid")
+        .prefetch_related("key_groups")
         .filter(pk=pk)
         .first()
     )

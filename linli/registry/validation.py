@@ -89,6 +89,8 @@ def parse_text(value: Any, column: str, key: str, required: bool = False) -> str
 
 
 def parse_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [text(v) for v in value if text(v)]
     return [part for part in _LIST_SPLIT.split(text(value)) if part]
 
 

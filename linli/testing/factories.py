@@ -9,7 +9,7 @@ import factory
 from linli.accounts.models import User
 from linli.core.idcard import make_id_number
 from linli.org.models import Department, Post
-from linli.registry.models import Building, Grid, Household, Region, Resident, Unit
+from linli.registry.models import Building, Grid, Household, Region, Residence, Resident, Unit
 from linli.registry.validation import ResidentInput
 
 
@@ -88,7 +88,10 @@ class ResidentFactory(factory.django.DjangoModelFactory):
         kwargs.update(data.protected())
         kwargs.setdefault("birth_date", dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])))
         kwargs.setdefault("sex", "M" if int(id_number[16]) % 2 else "F")
-        return super()._create(model_class, *args, **kwargs)
+        resident = super()._create(model_class, *args, **kwargs)
+        if resident.household_id:
+            Residence.objects.create(resident=resident, household_id=resident.household_id, moved_in_on=dt.date(2020, 1, 1))
+        return resident
 
 
 class UserFactory(factory.django.DjangoModelFactory):

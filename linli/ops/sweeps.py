@@ -1,0 +1,29 @@
+"""The monitor's sweeps. Each claims due rows by conditional update and is safe to run on several machines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from linli.ops.monitor import sweep
+from linli.registry.models import ImportJob
+
+IMPORT_STALL_AFTER = dt.timedelta(minutes=5)
+
+
+@sweep("import_jobs_resume", every_seconds=60)
+def import_jobs_resume() -> int:
+    """An import whose worker died (no heartbeat for 5 minutes) is queued again; it resumes at its checkpoint."""
+    from linli.org.tasks import run_import_job
+
+    cutoff = timezone.now() - IMPORT_STALL_AFTER
+    resumed = 0
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff).only("pk", "actor_id"):
+        claimed = ImportJob.objects.filter(
+            pk=job.pk, status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).update(status=ImportJob.Status.QUEUED, heartbeat_at=timezone.now(), message="工作进程中断，已自动重新排队续传")
+        if claimed:
+            run_import_job.enqueue(job.pk, job.actor_id)
+            resumed += 1
+    return resumed
