@@ -7,6 +7,7 @@ Open311 adapter. Every endpoint scopes its data through ``linli.org.access``.
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
+from linli.api.org import router as org_router
 from linli.api.registry import router as registry_router
 from linli.core.errors import PermissionDenied
 
@@ -18,6 +19,7 @@ api = NinjaAPI(
     auth=django_auth,
 )
 api.add_router("/", registry_router)
+api.add_router("/", org_router)
 
 
 @api.exception_handler(PermissionDenied)

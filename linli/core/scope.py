@@ -71,6 +71,20 @@ class Scope:
         return False
 
 
+    def covers_region(self, code: str, level: str) -> bool:
+        """Whether a whole region lies inside the scope (a street's secretary covers its communities, not the county)."""
+        if self.everything:
+            return True
+        lo, hi = code_range(code, level)
+        return any(slo <= lo and hi <= shi for slo, shi in self.region_ranges)
+
+
+def range_prefix(lo: int, hi: int) -> str:
+    """The code prefix a region range stands for: ``(371702001000, 371702001999)`` → ``"371702001"``."""
+    digits = 12 - (len(str(hi - lo + 1)) - 1)
+    return str(lo)[:digits]
+
+
 def _attr(obj: Any, path: str | None) -> Any:
     if not path:
         return None

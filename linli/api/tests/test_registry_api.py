@@ -207,3 +207,21 @@ def test_search_by_last4_and_by_full_id(world):
 def test_openapi_schema_is_served(world):
     schema = client_for(world, "grid_worker").get(f"{API}/openapi.json").json()
     assert "/api/v1/residents" in schema["paths"]
+
+
+def test_post_create_through_api_respects_scope(world):
+    from linli.org.models import Post
+    from linli.testing.factories import UserFactory
+
+    UserFactory(username="helper")
+    body = {"kind": "grid_worker", "username": "helper", "place_type": "grid", "place_id": world.g2.pk,
+            "started_on": "2025-01-01"}
+    refused = client_for(world, "community_worker").post(f"{API}/posts", body, content_type="application/json")
+    assert refused.status_code == 403  # community worker: no org.manage
+    assert not Post.objects.filter(user__username="helper").exists()
+    made = client_for(world, "secretary").post(f"{API}/posts", body, content_type="application/json")
+    assert made.status_code == 201, made.content
+    ended = client_for(world, "secretary").post(
+        f"{API}/posts/{made.json()['id']}/end", {"ended_on": "2025-02-01"}, content_type="application/json"
+    )
+    assert ended.status_code == 200 and ended.json()["ended_on"] == "2025-02-01"
