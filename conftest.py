@@ -8,7 +8,7 @@ os.environ.setdefault("LINLI_TASKS_BACKEND", "immediate")
 os.environ.setdefault("LINLI_DATA_KEY", "test-data-key-not-secret")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-secret")
 
-import pytest  # noqa: E402
+import pytest
 
 pytest_plugins = ["linli.testing.fixtures"]
 

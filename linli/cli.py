@@ -18,7 +18,13 @@ VERBS = {
 
 
 def usage() -> str:
-    lines = ["usage: linli <command> [options]", "", "Linli (邻里) community grid governance platform.", "", "commands:"]
+    lines = [
+        "usage: linli <command> [options]",
+        "",
+        "Linli (邻里) community grid governance platform.",
+        "",
+        "commands:",
+    ]
     lines += [f"  {verb:<8} {text}" for verb, text in VERBS.items()]
     lines += ["", "`linli <command> --help` shows the options of one command."]
     return "\n".join(lines)

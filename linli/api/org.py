@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -56,13 +57,21 @@ class DepartmentOut(Schema):
     region_id: int
 
 
-PLACE_MODELS = {"region": Region, "grid": Grid, "building": Building, "unit": Unit, "department": Department}
+PLACE_MODELS: dict[str, Any] = {"region": Region, "grid": Grid, "building": Building, "unit": Unit, "department": Department}
 
 
 def _post_out(p: Post) -> PostOut:
     place = p.region or p.grid or p.building or p.unit or p.department
-    return PostOut(id=p.pk, kind=p.kind, full_time=p.full_time, user_id=p.user_id, resident_id=p.resident_id,
-                   place=str(place), started_on=p.started_on, ended_on=p.ended_on)
+    return PostOut(
+        id=p.pk,
+        kind=p.kind,
+        full_time=p.full_time,
+        user_id=p.user_id,
+        resident_id=p.resident_id,
+        place=str(place),
+        started_on=p.started_on,
+        ended_on=p.ended_on,
+    )
 
 
 @router.get("/posts", response=list[PostOut], summary="Active posts on places in the caller's scope")
@@ -79,8 +88,13 @@ def post_create(request: HttpRequest, body: PostIn) -> Status:
         return Status(400, ErrorOut(detail="地点或账号不存在"))
     try:
         post = services.post_assign(
-            actor=request.user, scope=access.scope_for(request.user, Cap.ORG_MANAGE), kind=body.kind, place=place,
-            user=user, full_time=body.full_time, started_on=body.started_on,
+            actor=request.user,
+            scope=access.scope_for(request.user, Cap.ORG_MANAGE),
+            kind=body.kind,
+            place=place,
+            user=user,
+            full_time=body.full_time,
+            started_on=body.started_on,
         )
     except access.PermissionDenied as exc:
         return Status(403, ErrorOut(detail=str(exc)))
@@ -96,7 +110,10 @@ def post_end(request: HttpRequest, pk: int, body: PostEndIn) -> Status:
     if post is None:
         return Status(404, ErrorOut(detail="岗位不存在或不在您的管辖范围内"))
     try:
-        return Status(200, _post_out(services.post_end(actor=request.user, scope=scope, post=post, ended_on=body.ended_on)))
+        return Status(
+            200,
+            _post_out(services.post_end(actor=request.user, scope=scope, post=post, ended_on=body.ended_on)),
+        )
     except LinliError as exc:
         return Status(400, ErrorOut(detail=str(exc)))
 

@@ -35,10 +35,22 @@ MAX_LIMIT = 200
 
 def _resident_out(r: Resident) -> ResidentOut:
     return ResidentOut(
-        id=r.pk, name=r.name, id_kind=r.id_kind, id_masked=r.id_masked, phone_masked=r.phone_masked, sex=r.sex,
-        birth_date=r.birth_date, ethnicity=r.ethnicity, political_status=r.political_status,
-        occupation=r.occupation, residence_type=r.residence_type, relation=r.relation, status=r.status,
-        household_id=r.household_id, grid_id=r.grid_id, key_groups=[g.code for g in r.key_groups.all()],
+        id=r.pk,
+        name=r.name,
+        id_kind=r.id_kind,
+        id_masked=r.id_masked,
+        phone_masked=r.phone_masked,
+        sex=r.sex,
+        birth_date=r.birth_date,
+        ethnicity=r.ethnicity,
+        political_status=r.political_status,
+        occupation=r.occupation,
+        residence_type=r.residence_type,
+        relation=r.relation,
+        status=r.status,
+        household_id=r.household_id,
+        grid_id=r.grid_id,
+        key_groups=[g.code for g in r.key_groups.all()],
         version=r.version,
     )
 
@@ -46,9 +58,15 @@ def _resident_out(r: Resident) -> ResidentOut:
 def _household_out(h: Household) -> HouseholdOut:
     cutoff = timezone.now() - dt.timedelta(days=settings.LINLI_STALE_DAYS)
     return HouseholdOut(
-        id=h.pk, grid_id=h.grid_id, building_id=h.building_id, unit_id=h.unit_id, door_number=h.door_number,
-        address=h.address, last_verified_at=h.last_verified_at,
-        stale=h.last_verified_at is None or h.last_verified_at < cutoff, version=h.version,
+        id=h.pk,
+        grid_id=h.grid_id,
+        building_id=h.building_id,
+        unit_id=h.unit_id,
+        door_number=h.door_number,
+        address=h.address,
+        last_verified_at=h.last_verified_at,
+        stale=h.last_verified_at is None or h.last_verified_at < cutoff,
+        version=h.version,
     )
 
 
@@ -69,13 +87,19 @@ def grids(request: HttpRequest) -> list[Grid]:
 
 @router.get("/households", response=HouseholdPage, summary="Households in scope, newest first (keyset pages)")
 def households(
-    request: HttpRequest, grid: int | None = None, stale: bool = False, q: str = "", after: int | None = None,
+    request: HttpRequest,
+    grid: int | None = None,
+    stale: bool = False,
+    q: str = "",
+    after: int | None = None,
     limit: int = 50,
 ) -> HouseholdPage:
     scope = access.scope_for(request.user, Cap.VIEW)
     limit = max(1, min(limit, MAX_LIMIT))
     grid_obj = Grid.objects.filter(pk=grid).first() if grid else None
-    items = selectors.household_list(scope=scope, grid=grid_obj, stale_only=stale, q=q, after_id=after, limit=limit)
+    items = selectors.household_list(
+        scope=scope, grid=grid_obj, stale_only=stale, q=q, after_id=after, limit=limit
+    )
     return HouseholdPage(items=[_household_out(h) for h in items], next_after=_next(items, limit))
 
 
@@ -96,10 +120,17 @@ def household_verify(request: HttpRequest, pk: int) -> HouseholdOut | Status[Err
     return _household_out(services.household_verify(actor=request.user, scope=scope, household=h))
 
 
-@router.get("/residents", response=ResidentPage, summary="Residents in scope, masked, newest first (keyset pages)")
+@router.get(
+    "/residents", response=ResidentPage, summary="Residents in scope, masked, newest first (keyset pages)"
+)
 def residents(
-    request: HttpRequest, q: str = "", key_group: str = "", grid: int | None = None,
-    status: str = "active", after: int | None = None, limit: int = 50,
+    request: HttpRequest,
+    q: str = "",
+    key_group: str = "",
+    grid: int | None = None,
+    status: str = "active",
+    after: int | None = None,
+    limit: int = 50,
 ) -> ResidentPage:
     scope = access.scope_for(request.user, Cap.VIEW)
     limit = max(1, min(limit, MAX_LIMIT))
@@ -124,10 +155,17 @@ def resident_patch(request: HttpRequest, pk: int, body: ResidentPatch) -> Reside
     if r is None:
         return Status(404, ErrorOut(detail="居民不存在或不在您的管辖范围内"))
     current = {
-        "name": r.name, "id_kind": r.id_kind, "id_number": cipher().decrypt(r.id_cipher),
-        "birth_date": r.birth_date, "sex": r.sex, "ethnicity": r.ethnicity,
-        "political_status": r.political_status, "occupation": r.occupation, "residence_type": r.residence_type,
-        "relation": r.relation, "note": r.note,
+        "name": r.name,
+        "id_kind": r.id_kind,
+        "id_number": cipher().decrypt(r.id_cipher),
+        "birth_date": r.birth_date,
+        "sex": r.sex,
+        "ethnicity": r.ethnicity,
+        "political_status": r.political_status,
+        "occupation": r.occupation,
+        "residence_type": r.residence_type,
+        "relation": r.relation,
+        "note": r.note,
         "phone": cipher().decrypt(r.phone_cipher) if r.phone_cipher else "",
     }
     changes = body.dict(exclude_unset=True, exclude={"version"})
@@ -138,7 +176,9 @@ def resident_patch(request: HttpRequest, pk: int, body: ResidentPatch) -> Reside
     if "key_groups" not in changes:
         data.key_groups = None
     try:
-        updated = services.resident_update(actor=request.user, scope=scope, resident=r, version=body.version, data=data)
+        updated = services.resident_update(
+            actor=request.user, scope=scope, resident=r, version=body.version, data=data
+        )
     except ConflictError as exc:
         return Status(409, ErrorOut(detail=str(exc)))
     except LinliError as exc:
@@ -155,10 +195,13 @@ def resident_reveal(request: HttpRequest, pk: int, body: RevealIn) -> RevealOut 
         return Status(404, ErrorOut(detail="居民不存在，或您无权查看其完整信息"))
     try:
         value = services.resident_reveal(
-            actor=request.user, scope=scope, resident=r, field=body.field, reason=body.reason,
+            actor=request.user,
+            scope=scope,
+            resident=r,
+            field=body.field,
+            reason=body.reason,
             ip=request.META.get("REMOTE_ADDR"),
         )
     except LinliError as exc:
         return Status(400, ErrorOut(detail=str(exc)))
     return RevealOut(field=body.field, value=value)
-

@@ -11,7 +11,11 @@ def main() -> None:
     django.setup()
     from linli.api.router import api
 
-    print(json.dumps(api.get_openapi_schema(path_prefix="/api/v1/"), ensure_ascii=False, indent=2, sort_keys=True))
+    print(
+        json.dumps(
+            api.get_openapi_schema(path_prefix="/api/v1/"), ensure_ascii=False, indent=2, sort_keys=True
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ class ChangeRecord(models.Model):
         DELETE = "delete", "删除"
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     source = models.CharField(max_length=32, default="console")  # console, import:<job>, api, demo, cli
     entity = models.CharField(max_length=64)  # "registry.resident"
     entity_id = models.BigIntegerField()

@@ -38,17 +38,25 @@ def change_records_bulk(records: Iterable[ChangeRecord]) -> None:
     ChangeRecord.objects.bulk_create(list(records), batch_size=2000)
 
 
-def access_log(*, actor: Any, entity: str, entity_id: int, field: str, reason: str, ip: str | None) -> AccessLog:
+def access_log(
+    *, actor: Any, entity: str, entity_id: int, field: str, reason: str, ip: str | None
+) -> AccessLog:
     return AccessLog.objects.create(
-        at=timezone.now(), actor=actor, entity=entity, entity_id=entity_id, field=field, reason=reason[:200], ip=ip
+        at=timezone.now(),
+        actor=actor,
+        entity=entity,
+        entity_id=entity_id,
+        field=field,
+        reason=reason[:200],
+        ip=ip,
     )
 
 
 def history_for(entity: str, entity_id: int, limit: int = 200) -> list[ChangeRecord]:
     return list(
-        ChangeRecord.objects.filter(entity=entity, entity_id=entity_id).select_related("actor").order_by("-at", "-id")[
-            :limit
-        ]
+        ChangeRecord.objects.filter(entity=entity, entity_id=entity_id)
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
     )
 
 

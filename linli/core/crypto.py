@@ -38,7 +38,9 @@ def _derive(secret: bytes, info: bytes, length: int) -> bytes:
 @lru_cache(maxsize=4)
 def _keys(secret: str) -> Keys:
     raw = secret.encode("utf-8")
-    return Keys(aes=_derive(raw, b"aes-256-gcm", 32), sm4=_derive(raw, b"sm4-gcm", 16), mac=_derive(raw, b"hmac", 32))
+    return Keys(
+        aes=_derive(raw, b"aes-256-gcm", 32), sm4=_derive(raw, b"sm4-gcm", 16), mac=_derive(raw, b"hmac", 32)
+    )
 
 
 class FieldCipher:

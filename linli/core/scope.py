@@ -26,7 +26,9 @@ def code_range(code: str, level: str) -> tuple[int, int]:
 class Scope:
     everything: bool = False
     region_ranges: tuple[tuple[int, int], ...] = ()
-    region_ids: frozenset[int] = field(default_factory=frozenset)  # the regions the ranges came from (navigation)
+    region_ids: frozenset[int] = field(
+        default_factory=frozenset
+    )  # the regions the ranges came from (navigation)
     grid_ids: frozenset[int] = field(default_factory=frozenset)
     building_ids: frozenset[int] = field(default_factory=frozenset)
     unit_ids: frozenset[int] = field(default_factory=frozenset)
@@ -34,7 +36,9 @@ class Scope:
 
     @property
     def empty(self) -> bool:
-        return not (self.everything or self.region_ranges or self.grid_ids or self.building_ids or self.unit_ids)
+        return not (
+            self.everything or self.region_ranges or self.grid_ids or self.building_ids or self.unit_ids
+        )
 
     def q(self, model: type[Model]) -> Q:
         """The filter for ``model``; a model without a path for some kind of place never matches through it."""
@@ -69,7 +73,6 @@ class Scope:
             if kind in fields and _attr(obj, fields[kind]) in ids:
                 return True
         return False
-
 
     def covers_region(self, code: str, level: str) -> bool:
         """Whether a whole region lies inside the scope (a street's secretary covers its communities, not the county)."""

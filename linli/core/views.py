@@ -13,5 +13,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:
-        return JsonResponse({"status": "error", "database": "unavailable", "detail": str(exc)[:200]}, status=503)
+        return JsonResponse(
+            {"status": "error", "database": "unavailable", "detail": str(exc)[:200]}, status=503
+        )
     return JsonResponse({"status": "ok", "database": "ok", "vendor": connection.vendor})

@@ -19,10 +19,16 @@ def import_jobs_resume() -> int:
 
     cutoff = timezone.now() - IMPORT_STALL_AFTER
     resumed = 0
-    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff).only("pk", "actor_id"):
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff).only(
+        "pk", "actor_id"
+    ):
         claimed = ImportJob.objects.filter(
             pk=job.pk, status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff
-        ).update(status=ImportJob.Status.QUEUED, heartbeat_at=timezone.now(), message="工作进程中断，已自动重新排队续传")
+        ).update(
+            status=ImportJob.Status.QUEUED,
+            heartbeat_at=timezone.now(),
+            message="工作进程中断，已自动重新排队续传",
+        )
         if claimed:
             run_import_job.enqueue(job.pk, job.actor_id)
             resumed += 1

@@ -78,9 +78,9 @@ def scope_for(user: Any, capability: str) -> Scope:
     for post in active_posts(user):
         if capability not in ROLE_CAPS.get(post.kind, frozenset()):
             continue
-        if post.region_id:
+        if post.region is not None:
             ranges.append(code_range(post.region.code, post.region.level))
-            regions.add(post.region_id)
+            regions.add(post.region.pk)
         if post.grid_id:
             grids.add(post.grid_id)
         if post.building_id:

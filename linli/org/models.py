@@ -31,15 +31,23 @@ class PartyOrg(models.Model):
 
     name = models.CharField(_("名称"), max_length=100)
     level = models.CharField(_("层级"), max_length=24, choices=PartyOrgLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs"
+    )
     grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs")
-    building = models.ForeignKey(Building, null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs")
+    building = models.ForeignKey(
+        Building, null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs"
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(region__isnull=False) | models.Q(grid__isnull=False) | models.Q(building__isnull=False),
+                condition=models.Q(region__isnull=False)
+                | models.Q(grid__isnull=False)
+                | models.Q(building__isnull=False),
                 name="partyorg_has_place",
             )
         ]
@@ -67,12 +75,18 @@ class Post(TimeStamped):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="posts"
     )
-    resident = models.ForeignKey(Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
+    resident = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="posts"
+    )
     region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
     grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
-    building = models.ForeignKey(Building, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
+    building = models.ForeignKey(
+        Building, null=True, blank=True, on_delete=models.PROTECT, related_name="posts"
+    )
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
-    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="posts"
+    )
     started_on = models.DateField(_("任职日期"))
     ended_on = models.DateField(_("离任日期"), null=True, blank=True)
 
@@ -80,7 +94,8 @@ class Post(TimeStamped):
         indexes = [models.Index(fields=["user", "ended_on"], name="post_user_active")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(user__isnull=False) | models.Q(resident__isnull=False), name="post_has_holder"
+                condition=models.Q(user__isnull=False) | models.Q(resident__isnull=False),
+                name="post_has_holder",
             ),
             models.CheckConstraint(
                 condition=models.Q(region__isnull=False)

@@ -26,7 +26,10 @@ def _place_q(scope: Scope, model: type[Model]) -> Q:
             ("unit", "unit__building__grid__region_code__range", (lo, hi)),
             ("department", "department__region__code__startswith", prefix),
         ]
-    clauses += [("grid", "grid_id__in", sorted(scope.grid_ids)), ("building", "building_id__in", sorted(scope.building_ids))]
+    clauses += [
+        ("grid", "grid_id__in", sorted(scope.grid_ids)),
+        ("building", "building_id__in", sorted(scope.building_ids)),
+    ]
     q = Q(pk__in=[])
     for field, lookup, value in clauses:
         if field in fields and value:

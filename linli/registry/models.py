@@ -28,7 +28,9 @@ class Region(models.Model):
     code = models.CharField(_("区划代码"), max_length=12, unique=True)
     name = models.CharField(_("名称"), max_length=64)
     level = models.CharField(_("层级"), max_length=16, choices=RegionLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     edition = models.CharField(_("区划版本"), max_length=8, default="2023")
 
     class Meta:
@@ -52,7 +54,9 @@ class Grid(TimeStamped):
     region_code = models.BigIntegerField(db_index=True)
     code = models.CharField(_("网格编码"), max_length=20, unique=True)
     name = models.CharField(_("网格/小区名称"), max_length=64)
-    kind = models.CharField(_("小区类型"), max_length=16, choices=GridKind.choices, default=GridKind.COMMERCIAL)
+    kind = models.CharField(
+        _("小区类型"), max_length=16, choices=GridKind.choices, default=GridKind.COMMERCIAL
+    )
     boundary = models.JSONField(_("边界 (GeoJSON)"), null=True, blank=True)
     centroid_lat = models.FloatField(null=True, blank=True)
     centroid_lng = models.FloatField(null=True, blank=True)
@@ -94,11 +98,18 @@ class Unit(models.Model):
 
 
 class Household(TimeStamped):
-    SCOPE_FIELDS = {"region_code": "region_code", "grid": "grid_id", "building": "building_id", "unit": "unit_id"}
+    SCOPE_FIELDS = {
+        "region_code": "region_code",
+        "grid": "grid_id",
+        "building": "building_id",
+        "unit": "unit_id",
+    }
 
     grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="households")
     region_code = models.BigIntegerField()
-    building = models.ForeignKey(Building, null=True, blank=True, on_delete=models.PROTECT, related_name="households")
+    building = models.ForeignKey(
+        Building, null=True, blank=True, on_delete=models.PROTECT, related_name="households"
+    )
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="households")
     door_number = models.CharField(_("门牌号"), max_length=32)
     address = models.CharField(_("地址"), max_length=200)
@@ -152,7 +163,9 @@ class Resident(TimeStamped):
     grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     region_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(_("姓名"), max_length=64)
-    id_kind = models.CharField(_("证件类型"), max_length=24, choices=IdKind.choices, default=IdKind.RESIDENT_ID)
+    id_kind = models.CharField(
+        _("证件类型"), max_length=24, choices=IdKind.choices, default=IdKind.RESIDENT_ID
+    )
     id_cipher = models.TextField()
     id_digest = models.CharField(max_length=64, unique=True)
     id_masked = models.CharField(_("证件号码"), max_length=32)
@@ -170,9 +183,15 @@ class Resident(TimeStamped):
     residence_type = models.CharField(
         _("人口类型"), max_length=16, choices=ResidenceType.choices, default=ResidenceType.REGISTERED
     )
-    relation = models.CharField(_("与户主关系"), max_length=16, choices=Relation.choices, default=Relation.OTHER)
-    status = models.CharField(_("状态"), max_length=16, choices=ResidentStatus.choices, default=ResidentStatus.ACTIVE)
-    key_groups = models.ManyToManyField(KeyGroup, blank=True, related_name="residents", through="ResidentKeyGroup")
+    relation = models.CharField(
+        _("与户主关系"), max_length=16, choices=Relation.choices, default=Relation.OTHER
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ResidentStatus.choices, default=ResidentStatus.ACTIVE
+    )
+    key_groups: models.ManyToManyField = models.ManyToManyField(
+        KeyGroup, blank=True, related_name="residents", through="ResidentKeyGroup"
+    )
     note = models.CharField(_("备注"), max_length=200, blank=True)
     version = models.PositiveIntegerField(default=1)
 
@@ -193,8 +212,13 @@ class ResidentKeyGroup(models.Model):
     key_group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["resident", "key_group"], name="resident_keygroup_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["resident", "key_group"], name="resident_keygroup_unique")
+        ]
         indexes = [models.Index(fields=["key_group", "resident"], name="keygroup_resident")]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id}:{self.key_group_id}"
 
 
 class Residence(models.Model):
@@ -213,6 +237,9 @@ class Residence(models.Model):
                 fields=["resident"], condition=models.Q(moved_out_on__isnull=True), name="residence_one_open"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id} @ {self.household_id} from {self.moved_in_on}"
 
 
 class ImportJob(TimeStamped):

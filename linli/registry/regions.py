@@ -22,8 +22,13 @@ PACKAGED = Path(__file__).parent / "data"
 HEZE_FILES = [PACKAGED / "heze_areas.csv", PACKAGED / "heze_streets.csv", PACKAGED / "heze_villages.csv"]
 PROVINCE_NAMES = {"37": "山东省"}
 CITY_NAMES = {"3717": "菏泽市"}
-_LEVEL_BY_LEN = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 6: RegionLevel.COUNTY, 9: RegionLevel.STREET,
-                 12: RegionLevel.COMMUNITY}
+_LEVEL_BY_LEN = {
+    2: RegionLevel.PROVINCE,
+    4: RegionLevel.CITY,
+    6: RegionLevel.COUNTY,
+    9: RegionLevel.STREET,
+    12: RegionLevel.COMMUNITY,
+}
 
 
 class RegionFileError(ValueError):
@@ -65,7 +70,10 @@ def load_regions(paths: Iterable[Path], *, names: dict[str, str] | None = None) 
     known = {**PROVINCE_NAMES, **CITY_NAMES, **(names or {})}
     for code, (_, parent) in list(entries.items()):
         while parent and parent not in entries:
-            entries[parent] = (known.get(parent, parent), {4: parent[:2], 6: parent[:4], 9: parent[:6]}.get(len(parent)))
+            entries[parent] = (
+                known.get(parent, parent),
+                {4: parent[:2], 6: parent[:4], 9: parent[:6]}.get(len(parent)),
+            )
             parent = entries[parent][1]
         _ = code
     result = RegionLoadResult()
@@ -77,7 +85,9 @@ def load_regions(paths: Iterable[Path], *, names: dict[str, str] | None = None) 
             parent_id = ids.get(parent) if parent else None
             region = existing.get(code)
             if region is None:
-                region = Region.objects.create(code=code, name=name, level=_LEVEL_BY_LEN[len(code)], parent_id=parent_id)
+                region = Region.objects.create(
+                    code=code, name=name, level=_LEVEL_BY_LEN[len(code)], parent_id=parent_id
+                )
                 result.created += 1
             elif region.name != name or region.parent_id != parent_id:
                 Region.objects.filter(pk=region.pk).update(name=name, parent_id=parent_id)

@@ -34,7 +34,9 @@ def _age_cutoff(years: int, today: dt.date) -> dt.date:
         return today.replace(year=today.year - years, day=28)
 
 
-def resident_list(*, scope: Scope, filters: ResidentFilter, after_id: int | None = None, limit: int = PAGE_SIZE) -> list[Resident]:
+def resident_list(
+    *, scope: Scope, filters: ResidentFilter, after_id: int | None = None, limit: int = PAGE_SIZE
+) -> list[Resident]:
     """One keyset page (newest id first): a constant number of queries, index-backed at a million rows."""
     qs = scope.apply(Resident.objects.all())
     if filters.status:
@@ -79,8 +81,15 @@ def resident_get(*, scope: Scope, pk: int) -> Resident | None:
     )
 
 
-def household_list(*, scope: Scope, grid: Grid | None = None, stale_only: bool = False, q: str = "",
-                   after_id: int | None = None, limit: int = PAGE_SIZE) -> list[Household]:
+def household_list(
+    *,
+    scope: Scope,
+    grid: Grid | None = None,
+    stale_only: bool = False,
+    q: str = "",
+    after_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[Household]:
     qs = scope.apply(Household.objects.all())
     if grid is not None:
         qs = qs.filter(grid=grid)
@@ -119,6 +128,8 @@ def place_roots(*, scope: Scope) -> list[Any]:
     """The top places a user's navigation starts from: their regions, else their grids."""
     if scope.everything:
         return list(Region.objects.filter(parent__isnull=True).order_by("code"))
-    regions = list(Region.objects.filter(id__in=scope.region_ids).order_by("code")) if scope.region_ids else []
+    regions = (
+        list(Region.objects.filter(id__in=scope.region_ids).order_by("code")) if scope.region_ids else []
+    )
     grids = list(Grid.objects.filter(id__in=scope.grid_ids).order_by("code")) if scope.grid_ids else []
     return regions + grids

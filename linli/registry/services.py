@@ -77,11 +77,17 @@ def _set_key_groups(resident: Resident, groups: list[KeyGroup]) -> None:
 
 
 @transaction.atomic
-def resident_create(*, actor: Any, scope: Scope, household: Household, data: ResidentInput, source: str = "console") -> Resident:
+def resident_create(
+    *, actor: Any, scope: Scope, household: Household, data: ResidentInput, source: str = "console"
+) -> Resident:
     _check(scope, household)
     groups = key_groups_resolve(data.key_groups or [])
     resident = Resident(
-        household=household, grid_id=household.grid_id, region_code=household.region_code, **data.plain(), **data.protected()
+        household=household,
+        grid_id=household.grid_id,
+        region_code=household.region_code,
+        **data.plain(),
+        **data.protected(),
     )
     try:
         with transaction.atomic():
@@ -89,21 +95,29 @@ def resident_create(*, actor: Any, scope: Scope, household: Household, data: Res
     except IntegrityError as exc:
         raise ConflictError("该证件号码已登记，请在居民列表中按证件号码后4位查找并编辑") from exc
     _set_key_groups(resident, groups)
-    Residence.objects.create(resident=resident, household=household, moved_in_on=data.moved_in_on or timezone.localdate())
+    Residence.objects.create(
+        resident=resident, household=household, moved_in_on=data.moved_in_on or timezone.localdate()
+    )
     audit.change_record(
-        actor=actor, entity=RESIDENT, entity_id=resident.pk, action="create",
-        after=resident_snapshot(resident, [g.name for g in groups]), source=source,
+        actor=actor,
+        entity=RESIDENT,
+        entity_id=resident.pk,
+        action="create",
+        after=resident_snapshot(resident, [g.name for g in groups]),
+        source=source,
     )
     return resident
 
 
 @transaction.atomic
-def resident_update(*, actor: Any, scope: Scope, resident: Resident, version: int, data: ResidentInput) -> Resident:
+def resident_update(
+    *, actor: Any, scope: Scope, resident: Resident, version: int, data: ResidentInput
+) -> Resident:
     """Optimistic concurrency: ``version`` must be the one the editor saw, else ConflictError and nothing changes."""
     _check(scope, resident)
-    if data.id_number and id_digest(data.id_number) != resident.id_digest:
-        if Resident.objects.filter(id_digest=id_digest(data.id_number)).exclude(pk=resident.pk).exists():
-            raise ConflictError("该证件号码已属于另一位居民")
+    new_digest = id_digest(data.id_number) if data.id_number else resident.id_digest
+    if new_digest != resident.id_digest and Resident.objects.filter(id_digest=new_digest).exists():
+        raise ConflictError("该证件号码已属于另一位居民")
     before = resident_snapshot(resident, _key_group_names(resident))
     groups = key_groups_resolve(data.key_groups) if data.key_groups is not None else None
     values = {**data.plain(), **data.protected()}
@@ -118,12 +132,16 @@ def resident_update(*, actor: Any, scope: Scope, resident: Resident, version: in
     after = resident_snapshot(resident, _key_group_names(resident))
     b, a = audit.diff(before, after)
     if a:
-        audit.change_record(actor=actor, entity=RESIDENT, entity_id=resident.pk, action="update", before=b, after=a)
+        audit.change_record(
+            actor=actor, entity=RESIDENT, entity_id=resident.pk, action="update", before=b, after=a
+        )
     return resident
 
 
 @transaction.atomic
-def resident_move_out(*, actor: Any, scope: Scope, resident: Resident, on: dt.date, reason: str, deceased: bool = False) -> None:
+def resident_move_out(
+    *, actor: Any, scope: Scope, resident: Resident, on: dt.date, reason: str, deceased: bool = False
+) -> None:
     _check(scope, resident)
     if resident.status != ResidentStatus.ACTIVE:
         raise LinliError("该居民已不在册")
@@ -133,28 +151,47 @@ def resident_move_out(*, actor: Any, scope: Scope, resident: Resident, on: dt.da
     )
     if not moved:
         raise ConflictError("该居民状态已被他人更改，请刷新")
-    Residence.objects.filter(resident=resident, moved_out_on__isnull=True).update(moved_out_on=on, reason=reason[:100])
+    Residence.objects.filter(resident=resident, moved_out_on__isnull=True).update(
+        moved_out_on=on, reason=reason[:100]
+    )
     audit.change_record(
-        actor=actor, entity=RESIDENT, entity_id=resident.pk, action="move_out",
+        actor=actor,
+        entity=RESIDENT,
+        entity_id=resident.pk,
+        action="move_out",
         before={"status": resident.status, "household_id": resident.household_id},
-        after={"status": status, "household_id": None}, note=reason,
+        after={"status": status, "household_id": None},
+        note=reason,
     )
 
 
 @transaction.atomic
-def resident_move_in(*, actor: Any, scope: Scope, resident: Resident, household: Household, on: dt.date, reason: str = "") -> None:
+def resident_move_in(
+    *, actor: Any, scope: Scope, resident: Resident, household: Household, on: dt.date, reason: str = ""
+) -> None:
     """Into a household in scope; a resident still living elsewhere is moved (the old residence is closed)."""
     _check(scope, household)
     before = {"status": resident.status, "household_id": resident.household_id}
-    Residence.objects.filter(resident=resident, moved_out_on__isnull=True).update(moved_out_on=on, reason=reason[:100])
+    Residence.objects.filter(resident=resident, moved_out_on__isnull=True).update(
+        moved_out_on=on, reason=reason[:100]
+    )
     Resident.objects.filter(pk=resident.pk).update(
-        household=household, grid_id=household.grid_id, region_code=household.region_code,
-        status=ResidentStatus.ACTIVE, version=F("version") + 1, updated_at=timezone.now(),
+        household=household,
+        grid_id=household.grid_id,
+        region_code=household.region_code,
+        status=ResidentStatus.ACTIVE,
+        version=F("version") + 1,
+        updated_at=timezone.now(),
     )
     Residence.objects.create(resident=resident, household=household, moved_in_on=on, reason=reason[:100])
     audit.change_record(
-        actor=actor, entity=RESIDENT, entity_id=resident.pk, action="move_in", before=before,
-        after={"status": ResidentStatus.ACTIVE, "household_id": household.pk}, note=reason,
+        actor=actor,
+        entity=RESIDENT,
+        entity_id=resident.pk,
+        action="move_in",
+        before=before,
+        after={"status": ResidentStatus.ACTIVE, "household_id": household.pk},
+        note=reason,
     )
 
 
@@ -163,14 +200,21 @@ def household_verify(*, actor: Any, scope: Scope, household: Household, note: st
     """The monthly check of the "5项基础信息": records who confirmed the household's data, and when."""
     _check(scope, household)
     now = timezone.now()
-    before = {"last_verified_at": household.last_verified_at.isoformat() if household.last_verified_at else None}
+    before = {
+        "last_verified_at": household.last_verified_at.isoformat() if household.last_verified_at else None
+    }
     Household.objects.filter(pk=household.pk).update(
         last_verified_at=now, last_verified_by=actor, version=F("version") + 1, updated_at=now
     )
     household.refresh_from_db()
     audit.change_record(
-        actor=actor, entity=HOUSEHOLD, entity_id=household.pk, action="verify", before=before,
-        after={"last_verified_at": now.isoformat()}, note=note,
+        actor=actor,
+        entity=HOUSEHOLD,
+        entity_id=household.pk,
+        action="verify",
+        before=before,
+        after={"last_verified_at": now.isoformat()},
+        note=note,
     )
     return household
 
@@ -179,7 +223,9 @@ REVEALABLE = {"id_number": "id_cipher", "phone": "phone_cipher"}
 
 
 @transaction.atomic
-def resident_reveal(*, actor: Any, scope: Scope, resident: Resident, field: str, reason: str, ip: str | None) -> str:
+def resident_reveal(
+    *, actor: Any, scope: Scope, resident: Resident, field: str, reason: str, ip: str | None
+) -> str:
     """The full value of a personal field, logged (who, whose, which, when, why). A reason is required."""
     _check(scope, resident)
     if field not in REVEALABLE:

@@ -14,7 +14,13 @@ from typing import Any
 from django.db.models import TextChoices
 
 from linli.core.crypto import cipher
-from linli.core.idcard import IdNumberError, normalize, normalize_phone, parse_id_number, validate_other_document
+from linli.core.idcard import (
+    IdNumberError,
+    normalize,
+    normalize_phone,
+    parse_id_number,
+    validate_other_document,
+)
 from linli.core.masking import mask_id_number, mask_phone
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, Sex
 
@@ -173,7 +179,9 @@ class Columns:
 COLUMNS = Columns()
 
 
-def clean_resident(values: dict[str, Any], *, today: dt.date | None = None) -> tuple[ResidentInput | None, list[FieldError]]:
+def clean_resident(
+    values: dict[str, Any], *, today: dt.date | None = None
+) -> tuple[ResidentInput | None, list[FieldError]]:
     """Validate every field, collecting all errors (not just the first) so one report fixes a row."""
     errors: list[FieldError] = []
 
@@ -219,15 +227,24 @@ def clean_resident(values: dict[str, Any], *, today: dt.date | None = None) -> t
         phone=phone,
         ethnicity=attempt(parse_text, values.get("ethnicity"), col.ethnicity, "ethnicity") or "",
         political_status=attempt(
-            parse_choice, PoliticalStatus, values.get("political_status"), col.political_status, PoliticalStatus.MASSES
+            parse_choice,
+            PoliticalStatus,
+            values.get("political_status"),
+            col.political_status,
+            PoliticalStatus.MASSES,
         )
         or PoliticalStatus.MASSES,
         occupation=attempt(parse_text, values.get("occupation"), col.occupation, "occupation") or "",
         residence_type=attempt(
-            parse_choice, ResidenceType, values.get("residence_type"), col.residence_type, ResidenceType.REGISTERED
+            parse_choice,
+            ResidenceType,
+            values.get("residence_type"),
+            col.residence_type,
+            ResidenceType.REGISTERED,
         )
         or ResidenceType.REGISTERED,
-        relation=attempt(parse_choice, Relation, values.get("relation"), col.relation, Relation.OTHER) or Relation.OTHER,
+        relation=attempt(parse_choice, Relation, values.get("relation"), col.relation, Relation.OTHER)
+        or Relation.OTHER,
         note=attempt(parse_text, values.get("note"), col.note, "note") or "",
         key_groups=parse_list(values.get("key_groups")) if "key_groups" in values else None,
         moved_in_on=attempt(parse_date, values.get("moved_in_on"), col.moved_in_on),

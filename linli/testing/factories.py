@@ -27,7 +27,9 @@ class GridFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Grid
 
-    community = factory.SubFactory(RegionFactory, level="community", code=factory.Sequence(lambda n: f"371702001{n:03d}"))
+    community = factory.SubFactory(
+        RegionFactory, level="community", code=factory.Sequence(lambda n: f"371702001{n:03d}")
+    )
     region_code = factory.LazyAttribute(lambda o: int(o.community.code))
     code = factory.Sequence(lambda n: f"G{n:06d}")
     name = factory.Sequence(lambda n: f"测试小区{n}")
@@ -86,11 +88,15 @@ class ResidentFactory(factory.django.DjangoModelFactory):
         phone = kwargs.pop("phone")
         data = ResidentInput(name=kwargs["name"], id_kind="resident_id", id_number=id_number, phone=phone)
         kwargs.update(data.protected())
-        kwargs.setdefault("birth_date", dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])))
+        kwargs.setdefault(
+            "birth_date", dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+        )
         kwargs.setdefault("sex", "M" if int(id_number[16]) % 2 else "F")
         resident = super()._create(model_class, *args, **kwargs)
         if resident.household_id:
-            Residence.objects.create(resident=resident, household_id=resident.household_id, moved_in_on=dt.date(2020, 1, 1))
+            Residence.objects.create(
+                resident=resident, household_id=resident.household_id, moved_in_on=dt.date(2020, 1, 1)
+            )
         return resident
 
 

@@ -67,19 +67,36 @@ def build_world() -> World:
         "building_captain": PostFactory(
             kind="building_captain", building=households["g1b"].building, user__username="building_captain"
         ).user,
-        "community_worker": PostFactory(kind="community_worker", region=c1, user__username="community_worker").user,
+        "community_worker": PostFactory(
+            kind="community_worker", region=c1, user__username="community_worker"
+        ).user,
         "secretary": PostFactory(kind="secretary", region=c2, user__username="secretary").user,
         "street_staff": PostFactory(kind="street_staff", region=street1, user__username="street_staff").user,
         "county_admin": PostFactory(kind="county_admin", region=county, user__username="county_admin").user,
         "department_handler": PostFactory(
             kind="department_handler", department=dept, user__username="department_handler"
         ).user,
-        "property_manager": PostFactory(kind="property_manager", grid=grids["g1a"], user__username="property_manager").user,
+        "property_manager": PostFactory(
+            kind="property_manager", grid=grids["g1a"], user__username="property_manager"
+        ).user,
         "no_post": UserFactory(username="no_post"),
         "superuser": UserFactory(username="superuser", is_superuser=True, is_staff=True),
     }
-    return World(county, street1, street2, c1, c2, c3, grids["g1a"], grids["g1b"], grids["g2"], grids["g3"],
-                 households, residents, users)
+    return World(
+        county,
+        street1,
+        street2,
+        c1,
+        c2,
+        c3,
+        grids["g1a"],
+        grids["g1b"],
+        grids["g2"],
+        grids["g3"],
+        households,
+        residents,
+        users,
+    )
 
 
 @pytest.fixture

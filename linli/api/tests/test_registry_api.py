@@ -83,7 +83,9 @@ def test_verify_household_needs_change_in_scope(world, role, allowed):
     if allowed:
         assert response.status_code == 200
         assert household.last_verified_by == world.users[role]
-        assert ChangeRecord.objects.filter(entity="registry.household", entity_id=household.pk, action="verify").exists()
+        assert ChangeRecord.objects.filter(
+            entity="registry.household", entity_id=household.pk, action="verify"
+        ).exists()
     else:
         assert response.status_code == 404
         assert household.last_verified_at is None
@@ -92,14 +94,21 @@ def test_verify_household_needs_change_in_scope(world, role, allowed):
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [("community_worker", True), ("county_admin", True), ("grid_worker", False), ("street_staff", False),
-     ("secretary", False), ("building_captain", False)],
+    [
+        ("community_worker", True),
+        ("county_admin", True),
+        ("grid_worker", False),
+        ("street_staff", False),
+        ("secretary", False),
+        ("building_captain", False),
+    ],
 )
 def test_reveal_needs_permission_and_is_logged(world, role, allowed):
     resident = world.residents["g1a"]
     client = client_for(world, role)
     response = client.post(
-        f"{API}/residents/{resident.pk}/reveal", {"field": "id_number", "reason": "核实低保申请"},
+        f"{API}/residents/{resident.pk}/reveal",
+        {"field": "id_number", "reason": "核实低保申请"},
         content_type="application/json",
     )
     if allowed:
@@ -107,7 +116,12 @@ def test_reveal_needs_permission_and_is_logged(world, role, allowed):
         value = response.json()["value"]
         assert len(value) == 18 and value.endswith(resident.id_last4)
         log = AccessLog.objects.get()
-        assert (log.actor, log.entity_id, log.field, log.reason) == (world.users[role], resident.pk, "id_number", "核实低保申请")
+        assert (log.actor, log.entity_id, log.field, log.reason) == (
+            world.users[role],
+            resident.pk,
+            "id_number",
+            "核实低保申请",
+        )
     else:
         assert response.status_code == 404
         assert not AccessLog.objects.exists()
@@ -116,7 +130,9 @@ def test_reveal_needs_permission_and_is_logged(world, role, allowed):
 def test_reveal_without_reason_is_refused(world):
     resident = world.residents["g1a"]
     response = client_for(world, "community_worker").post(
-        f"{API}/residents/{resident.pk}/reveal", {"field": "phone", "reason": " "}, content_type="application/json"
+        f"{API}/residents/{resident.pk}/reveal",
+        {"field": "phone", "reason": " "},
+        content_type="application/json",
     )
     assert response.status_code in (400, 422)
     assert not AccessLog.objects.exists()
@@ -126,16 +142,23 @@ def test_patch_updates_with_history_and_rejects_stale_version(world):
     resident = world.residents["g1a"]
     client = client_for(world, "grid_worker")
     ok = client.patch(
-        f"{API}/residents/{resident.pk}", {"version": 1, "occupation": "教师", "key_groups": ["veteran"]},
+        f"{API}/residents/{resident.pk}",
+        {"version": 1, "occupation": "教师", "key_groups": ["veteran"]},
         content_type="application/json",
     )
     assert ok.status_code == 200, ok.content
-    assert ok.json()["occupation"] == "教师" and ok.json()["key_groups"] == ["veteran"] and ok.json()["version"] == 2
+    assert (
+        ok.json()["occupation"] == "教师"
+        and ok.json()["key_groups"] == ["veteran"]
+        and ok.json()["version"] == 2
+    )
     record = ChangeRecord.objects.get(entity="registry.resident", entity_id=resident.pk, action="update")
     assert record.before == {"occupation": "", "key_groups": []}
     assert record.after == {"occupation": "教师", "key_groups": ["退役军人"]}
     stale = client.patch(
-        f"{API}/residents/{resident.pk}", {"version": 1, "occupation": "医生"}, content_type="application/json"
+        f"{API}/residents/{resident.pk}",
+        {"version": 1, "occupation": "医生"},
+        content_type="application/json",
     )
     assert stale.status_code == 409
     assert Resident.objects.get(pk=resident.pk).occupation == "教师"
@@ -214,9 +237,16 @@ def test_post_create_through_api_respects_scope(world):
     from linli.testing.factories import UserFactory
 
     UserFactory(username="helper")
-    body = {"kind": "grid_worker", "username": "helper", "place_type": "grid", "place_id": world.g2.pk,
-            "started_on": "2025-01-01"}
-    refused = client_for(world, "community_worker").post(f"{API}/posts", body, content_type="application/json")
+    body = {
+        "kind": "grid_worker",
+        "username": "helper",
+        "place_type": "grid",
+        "place_id": world.g2.pk,
+        "started_on": "2025-01-01",
+    }
+    refused = client_for(world, "community_worker").post(
+        f"{API}/posts", body, content_type="application/json"
+    )
     assert refused.status_code == 403  # community worker: no org.manage
     assert not Post.objects.filter(user__username="helper").exists()
     made = client_for(world, "secretary").post(f"{API}/posts", body, content_type="application/json")

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 
-@pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL not set: the SQLite run uses the local-memory cache")
+@pytest.mark.skipif(
+    not settings.REDIS_URL, reason="REDIS_URL not set: the SQLite run uses the local-memory cache"
+)
 def test_cache_round_trip_through_redis():
     import redis
 

@@ -24,5 +24,7 @@ def test_unknown_command_exits_2(capsys):
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "linli.cli", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "linli.cli", "--help"], capture_output=True, text=True, check=True
+    )
     assert "linli <command>" in result.stdout

@@ -52,7 +52,9 @@ def test_capabilities_per_role(world, role, caps):
 
 
 def test_ended_post_grants_nothing(world):
-    post = PostFactory(kind="community_worker", region=world.c3, ended_on=dt.date(2024, 6, 1), user__username="old")
+    post = PostFactory(
+        kind="community_worker", region=world.c3, ended_on=dt.date(2024, 6, 1), user__username="old"
+    )
     assert access.scope_for(post.user, Cap.VIEW).empty
     assert not access.visible(post.user, Cap.VIEW, Resident.objects.all()).exists()
 

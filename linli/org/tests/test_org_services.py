@@ -24,8 +24,13 @@ def test_secretary_assigns_a_grid_worker_in_own_community_and_it_grants_scope(wo
     grid = world.g2  # in the secretary's community c2
     newcomer = UserFactory(username="new_gw")
     post = services.post_assign(
-        actor=world.users["secretary"], scope=manage_scope(world, "secretary"), kind="grid_worker", place=grid,
-        user=newcomer, full_time=False, started_on=TODAY,
+        actor=world.users["secretary"],
+        scope=manage_scope(world, "secretary"),
+        kind="grid_worker",
+        place=grid,
+        user=newcomer,
+        full_time=False,
+        started_on=TODAY,
     )
     assert post.grid == grid and not post.full_time
     seen = set(access.visible(newcomer, Cap.VIEW, Resident.objects.all()))
@@ -36,13 +41,21 @@ def test_secretary_assigns_a_grid_worker_in_own_community_and_it_grants_scope(wo
 def test_secretary_cannot_assign_outside_community_and_nothing_is_written(world):
     with pytest.raises(PermissionDenied):
         services.post_assign(
-            actor=world.users["secretary"], scope=manage_scope(world, "secretary"), kind="grid_worker",
-            place=world.g1a, user=UserFactory(username="x"), started_on=TODAY,
+            actor=world.users["secretary"],
+            scope=manage_scope(world, "secretary"),
+            kind="grid_worker",
+            place=world.g1a,
+            user=UserFactory(username="x"),
+            started_on=TODAY,
         )
     with pytest.raises(PermissionDenied):  # a community secretary cannot create street-level posts
         services.post_assign(
-            actor=world.users["secretary"], scope=manage_scope(world, "secretary"), kind="street_staff",
-            place=world.street1, user=UserFactory(username="y"), started_on=TODAY,
+            actor=world.users["secretary"],
+            scope=manage_scope(world, "secretary"),
+            kind="street_staff",
+            place=world.street1,
+            user=UserFactory(username="y"),
+            started_on=TODAY,
         )
     assert not Post.objects.filter(user__username__in=["x", "y"]).exists()
     assert not ChangeRecord.objects.exists()
@@ -51,8 +64,12 @@ def test_secretary_cannot_assign_outside_community_and_nothing_is_written(world)
 def test_post_must_sit_on_the_right_kind_of_place(world):
     with pytest.raises(LinliError, match="网格员"):
         services.post_assign(
-            actor=None, scope=manage_scope(world, "county_admin"), kind="grid_worker", place=world.c1,
-            user=UserFactory(username="z"), started_on=TODAY,
+            actor=None,
+            scope=manage_scope(world, "county_admin"),
+            kind="grid_worker",
+            place=world.c1,
+            user=UserFactory(username="z"),
+            started_on=TODAY,
         )
 
 
@@ -69,7 +86,12 @@ def test_ending_a_post_removes_its_scope(world):
 def test_party_tree_levels_are_enforced(world):
     scope = manage_scope(world, "county_admin")
     wc = services.party_org_create(
-        actor=None, scope=scope, name="东城街道党工委", level="working_committee", place=world.street1, parent=None
+        actor=None,
+        scope=scope,
+        name="东城街道党工委",
+        level="working_committee",
+        place=world.street1,
+        parent=None,
     )
     committee = services.party_org_create(
         actor=None, scope=scope, name="东安社区党委", level="committee", place=world.c1, parent=wc
@@ -78,12 +100,16 @@ def test_party_tree_levels_are_enforced(world):
         actor=None, scope=scope, name="东安一区党支部", level="branch", place=world.g1a, parent=committee
     )
     with pytest.raises(LinliError, match="上级"):
-        services.party_org_create(actor=None, scope=scope, name="错误", level="branch", place=world.g1b, parent=wc)
+        services.party_org_create(
+            actor=None, scope=scope, name="错误", level="branch", place=world.g1b, parent=wc
+        )
     member = services.party_member_set(
         actor=None, scope=scope, resident=world.residents["g1a"], org=branch, central_household=True
     )
     assert member.central_household
-    assert list(selectors.party_members(scope=access.scope_for(world.users["grid_worker"], Cap.VIEW))) == [member]
+    assert list(selectors.party_members(scope=access.scope_for(world.users["grid_worker"], Cap.VIEW))) == [
+        member
+    ]
     assert list(selectors.party_members(scope=access.scope_for(world.users["secretary"], Cap.VIEW))) == []
     c1_orgs = set(selectors.party_orgs(scope=access.scope_for(world.users["community_worker"], Cap.VIEW)))
     assert c1_orgs == {committee, branch}

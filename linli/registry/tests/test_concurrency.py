@@ -25,8 +25,12 @@ def test_two_concurrent_updates_one_wins_one_conflicts():
         try:
             mine = Resident.objects.get(pk=resident.pk)
             barrier.wait()
-            data = ResidentInput(name=mine.name, id_kind="resident_id", id_number=id_number, occupation=occupation)
-            services.resident_update(actor=None, scope=Scope(everything=True), resident=mine, version=1, data=data)
+            data = ResidentInput(
+                name=mine.name, id_kind="resident_id", id_number=id_number, occupation=occupation
+            )
+            services.resident_update(
+                actor=None, scope=Scope(everything=True), resident=mine, version=1, data=data
+            )
             outcomes.append("ok:" + occupation)
         except ConflictError:
             outcomes.append("conflict")
@@ -53,18 +57,24 @@ def test_move_out_then_in_keeps_history(world):
     scope = Scope(everything=True)
     import datetime as dt
 
-    services.resident_move_out(actor=None, scope=scope, resident=resident, on=dt.date(2025, 3, 1), reason="迁往外地")
+    services.resident_move_out(
+        actor=None, scope=scope, resident=resident, on=dt.date(2025, 3, 1), reason="迁往外地"
+    )
     resident.refresh_from_db()
     assert resident.status == "moved_out" and resident.household_id is None
     with pytest.raises(services.LinliError):
-        services.resident_move_out(actor=None, scope=scope, resident=resident, on=dt.date(2025, 3, 2), reason="x")
+        services.resident_move_out(
+            actor=None, scope=scope, resident=resident, on=dt.date(2025, 3, 2), reason="x"
+        )
     services.resident_move_in(
         actor=None, scope=scope, resident=resident, household=world.households["g2"], on=dt.date(2025, 6, 1)
     )
     resident.refresh_from_db()
     assert resident.grid_id == world.g2.pk and resident.status == "active"
     assert [r.moved_out_on for r in resident.residences.order_by("id")] == [dt.date(2025, 3, 1), None]
-    actions = list(ChangeRecord.objects.filter(entity_id=resident.pk).order_by("id").values_list("action", flat=True))
+    actions = list(
+        ChangeRecord.objects.filter(entity_id=resident.pk).order_by("id").values_list("action", flat=True)
+    )
     assert actions == ["move_out", "move_in"]
 
 
@@ -75,10 +85,16 @@ def test_services_refuse_outside_scope_and_write_nothing(world):
 
     scope = access.scope_for(world.users["grid_worker"], Cap.CHANGE)
     with pytest.raises(services.PermissionDenied):
-        services.household_verify(actor=world.users["grid_worker"], scope=scope, household=world.households["g2"])
+        services.household_verify(
+            actor=world.users["grid_worker"], scope=scope, household=world.households["g2"]
+        )
     with pytest.raises(services.PermissionDenied):
         services.resident_reveal(
-            actor=world.users["grid_worker"], scope=scope, resident=world.residents["g2"], field="phone",
-            reason="test", ip=None,
+            actor=world.users["grid_worker"],
+            scope=scope,
+            resident=world.residents["g2"],
+            field="phone",
+            reason="test",
+            ip=None,
         )
     assert not ChangeRecord.objects.exists()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", nargs="?", help="benchmark name: " + ", ".join(available()))
-        parser.add_argument("--n", type=int, default=None, help="problem size (rows, requests …); each bench has a default")
+        parser.add_argument(
+            "--n", type=int, default=None, help="problem size (rows, requests …); each bench has a default"
+        )
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -41,7 +43,9 @@ class Command(BaseCommand):
             sys.path.insert(0, str(REPO))
         module = importlib.import_module(f"bench.{name}")
 
-        def emit(*, metric: str, value: float, unit: str, baseline: float | None = None, **extra: Any) -> None:
+        def emit(
+            *, metric: str, value: float, unit: str, baseline: float | None = None, **extra: Any
+        ) -> None:
             row: dict[str, Any] = {"bench": name, "metric": metric, "value": round(value, 3), "unit": unit}
             if baseline is not None:
                 row["baseline"] = round(baseline, 3)
@@ -50,7 +54,11 @@ class Command(BaseCommand):
             if opts["json"]:
                 self.stdout.write(json.dumps(row, ensure_ascii=False))
             else:
-                tail = f"  (baseline {row['baseline']} {unit}, ratio {row['ratio']})" if baseline is not None else ""
+                tail = (
+                    f"  (baseline {row['baseline']} {unit}, ratio {row['ratio']})"
+                    if baseline is not None
+                    else ""
+                )
                 self.stdout.write(f"{metric:<40} {row['value']:>12} {unit}{tail}")
             self.stdout.flush()
 

@@ -30,4 +30,6 @@ class Command(BaseCommand):
         if not opts["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write(f"Linli on http://{opts['host']}:{opts['port']}/")
-        waitress.serve(StaticFilesHandler(application), host=opts["host"], port=opts["port"], threads=opts["threads"])
+        waitress.serve(
+            StaticFilesHandler(application), host=opts["host"], port=opts["port"], threads=opts["threads"]
+        )

@@ -13,8 +13,12 @@ class Command(BaseCommand):
     help = "Run background tasks (database-backed queue by default, Redis/RQ when LINLI_TASKS_BACKEND=rq)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queue", action="append", default=None, help="queue name (repeatable); default: all")
-        parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls of an empty queue")
+        parser.add_argument(
+            "--queue", action="append", default=None, help="queue name (repeatable); default: all"
+        )
+        parser.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between polls of an empty queue"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         queues = opts["queue"] or ["*"]
