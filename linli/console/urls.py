@@ -1,8 +1,29 @@
 from django.urls import path
 
-from linli.console import views
+from linli.console import views, views_ledger
 
 app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("places/", views.places, name="places"),
+    path("places/region/<int:pk>/", views.place_region, name="place_region"),
+    path("places/grid/<int:pk>/", views.place_grid, name="place_grid"),
+    path("places/building/<int:pk>/", views.place_building, name="place_building"),
+    path("residents/", views.resident_list, name="residents"),
+    path("residents/<int:pk>/", views.resident_detail, name="resident"),
+    path("residents/<int:pk>/edit/", views.resident_edit, name="resident_edit"),
+    path("residents/<int:pk>/move-out/", views.resident_move_out, name="resident_move_out"),
+    path("residents/<int:pk>/reveal/<str:field>/", views.resident_reveal, name="resident_reveal"),
+    path("households/", views.household_list, name="households"),
+    path("households/<int:pk>/", views.household_detail, name="household"),
+    path("households/<int:pk>/verify/", views.household_verify, name="household_verify"),
+    path("households/<int:pk>/residents/add/", views.household_add_resident, name="household_add_resident"),
+    path("imports/", views_ledger.import_page, name="import"),
+    path("imports/template.xlsx", views_ledger.import_template, name="import_template"),
+    path("imports/<int:pk>/", views_ledger.import_job, name="import_job"),
+    path("imports/<int:pk>/status/", views_ledger.import_job_status, name="import_job_status"),
+    path("imports/<int:pk>/report.xlsx", views_ledger.import_job_report, name="import_job_report"),
+    path("exports/", views_ledger.export_page, name="export"),
+    path("settings/key-groups/", views_ledger.key_groups, name="key_groups"),
+    path("settings/key-groups/<int:pk>/", views_ledger.key_group_action, name="key_group_action"),
 ]

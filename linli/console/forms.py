@@ -1,0 +1,169 @@
+"""Console forms. Field rules live in ``linli.registry.validation``; these forms only collect the raw values
+and put each ``FieldError`` next to its field."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus
+from linli.registry.models import KeyGroup
+from linli.registry.validation import COLUMNS, ResidentInput, clean_resident
+
+# Chinese column name (as in FieldError.column) → form field name.
+COLUMN_TO_FIELD = {
+    getattr(COLUMNS, name): name
+    for name in (
+        "name",
+        "id_kind",
+        "id_number",
+        "birth_date",
+        "sex",
+        "phone",
+        "ethnicity",
+        "political_status",
+        "occupation",
+        "residence_type",
+        "relation",
+        "key_groups",
+        "moved_in_on",
+        "note",
+    )
+}
+
+
+class ResidentForm(forms.Form):
+    """Add (on a household page) or edit a resident. On edit, empty ID number / phone keep the stored values."""
+
+    name = forms.CharField(label=_("姓名"), max_length=64)
+    id_kind = forms.ChoiceField(label=_("证件类型"), choices=IdKind.choices, initial=IdKind.RESIDENT_ID)
+    id_number = forms.CharField(label=_("证件号码"), max_length=32, required=False)
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+    ethnicity = forms.CharField(label=_("民族"), max_length=16, required=False, initial="汉族")
+    political_status = forms.ChoiceField(label=_("政治面貌"), choices=PoliticalStatus.choices)
+    occupation = forms.CharField(label=_("职业"), max_length=64, required=False)
+    residence_type = forms.ChoiceField(label=_("人口类型"), choices=ResidenceType.choices)
+    relation = forms.ChoiceField(label=_("与户主关系"), choices=Relation.choices, initial=Relation.OTHER)
+    key_groups = forms.ModelMultipleChoiceField(
+        label=_("重点人群"),
+        queryset=KeyGroup.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        to_field_name="code",
+    )
+    moved_in_on = forms.CharField(
+        label=_("迁入日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+    def __init__(
+        self, *args: Any, editing: bool = False, stored: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        self.stored = stored or {}  # the current full values, used only when a field is left empty on edit
+        cast(forms.ModelMultipleChoiceField, self.fields["key_groups"]).queryset = KeyGroup.objects.filter(
+            active=True, min_age__isnull=True
+        )
+        if editing:
+            del self.fields["moved_in_on"]
+            self.fields["id_number"].help_text = _("留空则保持不变")
+            self.fields["phone"].help_text = _("留空则保持不变")
+        else:
+            self.fields["id_number"].required = True
+        self.resident_input: ResidentInput | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        values: dict[str, Any] = {k: v for k, v in data.items() if k != "key_groups"}
+        values["key_groups"] = "、".join(g.name for g in data.get("key_groups") or [])
+        if self.editing:
+            for key in ("id_number", "phone"):
+                if not values.get(key):
+                    values[key] = self.stored.get(key, "")
+        cleaned, errors = clean_resident(values)
+        for error in errors:
+            field = COLUMN_TO_FIELD.get(error.column)
+            self.add_error(field if field in self.fields else None, error.reason)
+        self.resident_input = cleaned
+        return data
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(
+        label=_("查看事由"),
+        max_length=200,
+        min_length=2,
+        widget=forms.TextInput(attrs={"placeholder": _("如：核实身份办理低保")}),
+    )
+
+
+class MoveOutForm(forms.Form):
+    on = forms.DateField(label=_("迁出日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("迁出原因"), max_length=100)
+    deceased = forms.BooleanField(label=_("因死亡注销"), required=False)
+
+
+class VerifyForm(forms.Form):
+    note = forms.CharField(label=_("核实说明"), max_length=200, required=False)
+
+
+class ResidentSearchForm(forms.Form):
+    q = forms.CharField(label=_("搜索"), required=False, max_length=64)
+    key_group = forms.CharField(required=False, max_length=32)
+    grid = forms.IntegerField(required=False, min_value=1)
+    region = forms.IntegerField(required=False, min_value=1)
+    status = forms.ChoiceField(required=False, choices=[("", _("全部")), *ResidentStatus.choices])
+    after = forms.IntegerField(required=False, min_value=1)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("台账文件"), help_text=_("支持 .xlsx 和 .csv，单个文件不超过 50 MB"))
+    dry_run = forms.BooleanField(
+        label=_("仅试运行（检查并预览变更，不写入数据）"), required=False, initial=True
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        name = (upload.name or "").lower()
+        if not name.endswith((".xlsx", ".csv")):
+            raise forms.ValidationError(_("只支持 .xlsx 或 .csv 文件，请用“下载模板”中的格式另存后再上传"))
+        return upload
+
+
+class ExportForm(forms.Form):
+    place = forms.ChoiceField(label=_("导出范围"))
+    full_id = forms.BooleanField(label=_("含完整证件号码"), required=False)
+    reason = forms.CharField(label=_("导出事由"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, places: list[tuple[str, str]], can_reveal: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["place"]).choices = places
+        if not can_reveal:
+            del self.fields["full_id"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("full_id") and len((data.get("reason") or "").strip()) < 2:
+            self.add_error("reason", _("导出完整证件号码须填写事由"))
+        return data
+
+
+class KeyGroupForm(forms.ModelForm):
+    class Meta:
+        model = KeyGroup
+        fields = ["name", "code", "min_age", "sort"]
+        labels = {
+            "name": _("名称"),
+            "code": _("代码（英文字母）"),
+            "min_age": _("按年龄自动归入"),
+            "sort": _("排序"),
+        }
+
+
+class KeyGroupRenameForm(forms.Form):
+    name = forms.CharField(label=_("新名称"), max_length=32)
