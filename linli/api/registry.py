@@ -21,7 +21,6 @@ from linli.api.schemas import (
     RevealIn,
     RevealOut,
 )
-from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError
 from linli.org import access
 from linli.org.access import Cap
@@ -154,10 +153,10 @@ def resident_patch(request: HttpRequest, pk: int, body: ResidentPatch) -> Reside
     r = selectors.resident_get(scope=scope, pk=pk)
     if r is None:
         return Status(404, ErrorOut(detail="居民不存在或不在您的管辖范围内"))
+    # The stored ID number and phone are not decrypted: left out of the patch, they are kept (partial=True).
     current = {
         "name": r.name,
         "id_kind": r.id_kind,
-        "id_number": cipher().decrypt(r.id_cipher),
         "birth_date": r.birth_date,
         "sex": r.sex,
         "ethnicity": r.ethnicity,
@@ -166,11 +165,10 @@ def resident_patch(request: HttpRequest, pk: int, body: ResidentPatch) -> Reside
         "residence_type": r.residence_type,
         "relation": r.relation,
         "note": r.note,
-        "phone": cipher().decrypt(r.phone_cipher) if r.phone_cipher else "",
     }
     changes = body.dict(exclude_unset=True, exclude={"version"})
     values = {**current, **changes}
-    data, errors = clean_resident(values)
+    data, errors = clean_resident(values, partial=True)
     if data is None:
         return Status(400, ErrorOut(detail="；".join(f"{e.column}：{e.reason}" for e in errors)))
     if "key_groups" not in changes:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
+from linli.org.choices import PostKind
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus
 from linli.registry.models import KeyGroup
 from linli.registry.validation import COLUMNS, ResidentInput, clean_resident
@@ -58,12 +60,9 @@ class ResidentForm(forms.Form):
     )
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
-    def __init__(
-        self, *args: Any, editing: bool = False, stored: dict[str, str] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.editing = editing
-        self.stored = stored or {}  # the current full values, used only when a field is left empty on edit
         cast(forms.ModelMultipleChoiceField, self.fields["key_groups"]).queryset = KeyGroup.objects.filter(
             active=True, min_age__isnull=True
         )
@@ -81,11 +80,9 @@ class ResidentForm(forms.Form):
             return data
         values: dict[str, Any] = {k: v for k, v in data.items() if k != "key_groups"}
         values["key_groups"] = "、".join(g.name for g in data.get("key_groups") or [])
-        if self.editing:
-            for key in ("id_number", "phone"):
-                if not values.get(key):
-                    values[key] = self.stored.get(key, "")
-        cleaned, errors = clean_resident(values)
+        if self.editing and not values.get("phone"):
+            values["phone"] = None  # empty on edit: keep the stored phone (an empty ID number keeps the ID)
+        cleaned, errors = clean_resident(values, partial=self.editing)
         for error in errors:
             field = COLUMN_TO_FIELD.get(error.column)
             self.add_error(field if field in self.fields else None, error.reason)
@@ -153,17 +150,72 @@ class ExportForm(forms.Form):
         return data
 
 
-class KeyGroupForm(forms.ModelForm):
-    class Meta:
-        model = KeyGroup
-        fields = ["name", "code", "min_age", "sort"]
-        labels = {
-            "name": _("名称"),
-            "code": _("代码（英文字母）"),
-            "min_age": _("按年龄自动归入"),
-            "sort": _("排序"),
-        }
+class KeyGroupForm(forms.Form):
+    """Collects a new key group; the rules (unique name and code, code format) live in ``registry.services``."""
+
+    name = forms.CharField(label=_("名称"), max_length=32)
+    code = forms.CharField(
+        label=_("代码（英文字母）"), max_length=32, help_text=_("小写字母、数字或下划线，如 low_income")
+    )
+    min_age = forms.IntegerField(
+        label=_("按年龄自动归入"),
+        required=False,
+        min_value=1,
+        max_value=120,
+        help_text=_("填写后按出生日期自动归入（岁及以上），无需逐人标记"),
+    )
+    sort = forms.IntegerField(label=_("排序"), required=False, min_value=0, max_value=32767, initial=0)
 
 
 class KeyGroupRenameForm(forms.Form):
     name = forms.CharField(label=_("新名称"), max_length=32)
+
+
+# ---------------------------------------------------------------- organisation
+
+PLACE_TYPES = [("region", _("区划（街道 / 社区）")), ("grid", _("网格")), ("building", _("楼栋"))]
+
+
+class PostAssignForm(forms.Form):
+    """设置岗位: the place select is filled (and refilled by htmx) with the places in the user's scope."""
+
+    kind = forms.ChoiceField(label=_("岗位"), choices=PostKind.choices)
+    username = forms.CharField(label=_("任职人账号"), max_length=150)
+    place_type = forms.ChoiceField(label=_("地点类型"), choices=PLACE_TYPES, initial="grid")
+    place = forms.IntegerField(label=_("所在位置"), widget=forms.Select)
+    full_time = forms.BooleanField(label=_("专职"), required=False, initial=True)
+    started_on = forms.DateField(label=_("任职日期"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, places: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.Select, self.fields["place"].widget).choices = places
+        # Changing the place type reloads the place options (htmx); without JavaScript the form still posts.
+        self.fields["place_type"].widget.attrs.update(
+            {
+                "hx-get": reverse_lazy("console:org_post_places"),
+                "hx-target": "#id_place",
+                "hx-swap": "outerHTML",
+            }
+        )
+
+
+class PostEndForm(forms.Form):
+    ended_on = forms.DateField(label=_("离任日期"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class PartyOrgForm(forms.Form):
+    name = forms.CharField(label=_("组织名称"), max_length=100)
+    place = forms.IntegerField(label=_("所在位置"), widget=forms.Select)
+
+    def __init__(self, *args: Any, places: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.Select, self.fields["place"].widget).choices = places
+
+
+class PartyMemberForm(forms.Form):
+    resident = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    central_household = forms.BooleanField(label=_("党员中心户"), required=False)
+    in_service_elsewhere = forms.BooleanField(label=_("在职党员（双报到）"), required=False)
+    joined_on = forms.DateField(
+        label=_("入党日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

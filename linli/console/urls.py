@@ -1,6 +1,6 @@
 from django.urls import path
 
-from linli.console import views, views_ledger
+from linli.console import views, views_ledger, views_org
 
 app_name = "console"
 urlpatterns = [
@@ -26,4 +26,13 @@ urlpatterns = [
     path("exports/", views_ledger.export_page, name="export"),
     path("settings/key-groups/", views_ledger.key_groups, name="key_groups"),
     path("settings/key-groups/<int:pk>/", views_ledger.key_group_action, name="key_group_action"),
+    path("org/posts/", views_org.posts, name="org_posts"),
+    path("org/posts/assign/", views_org.post_assign, name="org_post_assign"),
+    path("org/posts/places/", views_org.post_places, name="org_post_places"),
+    path("org/posts/<int:pk>/end/", views_org.post_end, name="org_post_end"),
+    path("org/party/", views_org.party, name="org_party"),
+    path("org/party/<int:pk>/", views_org.party_org, name="org_party_org"),
+    path("org/party/<int:pk>/children/", views_org.party_org_child, name="org_party_child"),
+    path("org/party/<int:pk>/members/", views_org.party_member_add, name="org_party_member_add"),
+    path("org/departments/", views_org.departments, name="org_departments"),
 ]

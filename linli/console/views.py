@@ -34,10 +34,10 @@ from linli.console.places import (
     region_visible,
 )
 from linli.console.templatetags.console_tags import age_of
-from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError, PermissionDenied
 from linli.core.scope import Scope
 from linli.org import access
+from linli.org import selectors as org_selectors
 from linli.org.access import Cap
 from linli.registry import selectors, services
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus, Sex
@@ -345,6 +345,8 @@ def _resident_context(request: HttpRequest, scope: Scope, resident: Resident, **
         "history": _timeline(audit.history_for(services.RESIDENT, resident.pk)),
         "residences": list(Residence.objects.filter(resident=resident).select_related("household")),
         "move_out_form": MoveOutForm(initial={"on": timezone.localdate()}) if can_change else None,
+        "party_member": org_selectors.party_members(scope=scope).filter(resident=resident).first(),
+        "resident_posts": list(org_selectors.posts_list(scope=scope).filter(resident=resident)),
     }
     ctx.update(extra)
     return ctx
@@ -394,17 +396,12 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     change_scope = access.require(request.user, Cap.CHANGE, resident)
     if resident.status != ResidentStatus.ACTIVE:
         raise PermissionDenied(_("该居民已不在册，不能编辑"))
-    # The stored values are decrypted only to be re-encrypted when the editor leaves them empty; never shown.
-    stored = {
-        "id_number": cipher().decrypt(resident.id_cipher) if resident.id_cipher else "",
-        "phone": cipher().decrypt(resident.phone_cipher) if resident.phone_cipher else "",
-    }
     version = resident.version
     conflict = ""
     status = 200
     if request.method == "POST":
         version = _int(request.POST.get("version")) or 0
-        form = ResidentForm(request.POST, editing=True, stored=stored)
+        form = ResidentForm(request.POST, editing=True)
         if form.is_valid() and form.resident_input is not None:
             try:
                 services.resident_update(

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from linli.audit import services as audit
 from linli.console.forms import ExportForm, ImportForm, KeyGroupForm, KeyGroupRenameForm
 from linli.console.views import console_view
 from linli.core.errors import LinliError, PermissionDenied
@@ -23,6 +22,7 @@ from linli.core.scope import Scope
 from linli.org import access
 from linli.org.access import Cap
 from linli.registry import selectors
+from linli.registry import services as registry_services
 from linli.registry.models import Grid, ImportJob, KeyGroup, Region
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -255,26 +255,22 @@ def _require_manage(request: HttpRequest) -> None:
         raise PermissionDenied(_("只有管理员可以维护重点人群类别"))
 
 
-KEY_GROUP = "registry.keygroup"
-
-
 @console_view
 def key_groups(request: HttpRequest) -> HttpResponse:
     _require_manage(request)
     form = KeyGroupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            with transaction.atomic():
-                group = form.save()
-                audit.change_record(
-                    actor=request.user,
-                    entity=KEY_GROUP,
-                    entity_id=group.pk,
-                    action="create",
-                    after={"name": group.name, "code": group.code, "min_age": group.min_age},
-                )
-        except IntegrityError:
-            form.add_error(None, _("名称或代码已存在"))
+            group = registry_services.key_group_create(
+                actor=request.user,
+                name=data["name"],
+                code=data["code"],
+                min_age=data.get("min_age"),
+                sort=data.get("sort") or 0,
+            )
+        except LinliError as exc:
+            form.add_error(None, str(exc))
         else:
             messages.success(request, _("已新增重点人群“%(name)s”") % {"name": group.name})
             return redirect("console:key_groups")
@@ -291,28 +287,21 @@ def key_group_action(request: HttpRequest, pk: int) -> HttpResponse:
     if group is None:
         raise Http404
     action = request.POST.get("action", "")
-    before = {"name": group.name, "active": group.active}
-    with transaction.atomic():
-        if action == "rename":
-            form = KeyGroupRenameForm(request.POST)
-            if not form.is_valid():
-                messages.error(request, _("请填写新名称"))
-                return redirect("console:key_groups")
-            new_name = form.cleaned_data["name"].strip()
-            if KeyGroup.objects.filter(name=new_name).exclude(pk=group.pk).exists():
-                messages.error(request, _("名称“%(name)s”已存在") % {"name": new_name})
-                return redirect("console:key_groups")
-            KeyGroup.objects.filter(pk=group.pk).update(name=new_name)
-            after = {"name": new_name, "active": group.active}
-        elif action in ("deactivate", "activate"):
-            KeyGroup.objects.filter(pk=group.pk).update(active=action == "activate")
-            after = {"name": group.name, "active": action == "activate"}
-        else:
-            raise Http404
-        b, a = audit.diff(before, after)
-        if a:
-            audit.change_record(
-                actor=request.user, entity=KEY_GROUP, entity_id=group.pk, action="update", before=b, after=a
-            )
-    messages.success(request, _("已更新重点人群"))
+    changes: dict[str, Any]
+    if action == "rename":
+        form = KeyGroupRenameForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("请填写新名称"))
+            return redirect("console:key_groups")
+        changes = {"name": form.cleaned_data["name"]}
+    elif action in ("deactivate", "activate"):
+        changes = {"active": action == "activate"}
+    else:
+        raise Http404
+    try:
+        registry_services.key_group_update(actor=request.user, key_group=group, **changes)
+    except LinliError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已更新重点人群"))
     return redirect("console:key_groups")

@@ -14,7 +14,7 @@ def mask_id_number(value: str) -> str:
     return value[:2] + "*" * (len(value) - 4) + value[-2:]
 
 
-def mask_phone(value: str) -> str:
+def mask_phone(value: str | None) -> str:
     """``13812345678`` → ``138****5678``; landlines keep area code and last 4."""
     if not value:
         return ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from linli.core.scope import Scope, range_prefix
+from linli.org.choices import PostKind
 from linli.org.models import Department, PartyMember, PartyOrg, Post
 from linli.registry.models import Resident
 
@@ -68,3 +70,18 @@ def departments(*, region_ids: list[int] | None = None) -> QuerySet[Department]:
     if region_ids:
         qs = qs.filter(region_id__in=region_ids)
     return qs.order_by("region__code", "code")
+
+
+def department_handlers(*, departments: Iterable[Department]) -> dict[int, list[Post]]:
+    """The active handler posts of the given (already scoped) departments, by department id."""
+    today = timezone.localdate()
+    out: dict[int, list[Post]] = {}
+    posts = (
+        Post.objects.filter(department__in=list(departments), kind=PostKind.DEPARTMENT_HANDLER)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        .select_related("user", "resident")
+        .order_by("department_id", "started_on", "id")
+    )
+    for post in posts:
+        out.setdefault(post.department_id or 0, []).append(post)
+    return out

@@ -4,6 +4,7 @@ transaction. Bulk ledger imports live in ``ledger_import.py`` and share the snap
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,12 +15,13 @@ from linli.audit import services as audit
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError, PermissionDenied
 from linli.core.scope import Scope
-from linli.registry.choices import ResidentStatus
+from linli.registry.choices import IdKind, ResidentStatus
 from linli.registry.models import Household, KeyGroup, Residence, Resident, ResidentKeyGroup
 from linli.registry.validation import ResidentInput, id_digest
 
 RESIDENT = "registry.resident"
 HOUSEHOLD = "registry.household"
+KEY_GROUP = "registry.keygroup"
 SNAPSHOT_FIELDS = (
     "name",
     "id_kind",
@@ -81,6 +83,8 @@ def resident_create(
     *, actor: Any, scope: Scope, household: Household, data: ResidentInput, source: str = "console"
 ) -> Resident:
     _check(scope, household)
+    if not data.id_number:
+        raise LinliError("证件号码不能为空")
     groups = key_groups_resolve(data.key_groups or [])
     resident = Resident(
         household=household,
@@ -113,14 +117,27 @@ def resident_create(
 def resident_update(
     *, actor: Any, scope: Scope, resident: Resident, version: int, data: ResidentInput
 ) -> Resident:
-    """Optimistic concurrency: ``version`` must be the one the editor saw, else ConflictError and nothing changes."""
+    """Optimistic concurrency: ``version`` must be the one the editor saw, else ConflictError and nothing changes.
+
+    ``data.id_number == ""`` keeps the stored ID number (and the birth date and sex it carries), ``data.phone is
+    None`` keeps the stored phone (see ``clean_resident(partial=True)``): callers never decrypt to write back."""
     _check(scope, resident)
-    new_digest = id_digest(data.id_number) if data.id_number else resident.id_digest
+    keep_id = not data.id_number
+    if keep_id and data.id_kind != resident.id_kind:
+        raise LinliError("更改证件类型时请同时填写新的证件号码")
+    new_digest = resident.id_digest if keep_id else id_digest(data.id_number)
     if new_digest != resident.id_digest and Resident.objects.filter(id_digest=new_digest).exists():
         raise ConflictError("该证件号码已属于另一位居民")
     before = resident_snapshot(resident, _key_group_names(resident))
     groups = key_groups_resolve(data.key_groups) if data.key_groups is not None else None
-    values = {**data.plain(), **data.protected()}
+    values: dict[str, Any] = data.plain()
+    if keep_id:
+        # A citizen ID fixes birth date and sex; for other documents an empty value keeps the stored one.
+        if resident.id_kind == IdKind.RESIDENT_ID or values["birth_date"] is None:
+            del values["birth_date"]
+        if resident.id_kind == IdKind.RESIDENT_ID or not values["sex"]:
+            del values["sex"]
+    values.update(data.protected())
     updated = Resident.objects.filter(pk=resident.pk, version=version).update(
         **values, version=F("version") + 1, updated_at=timezone.now()
     )
@@ -238,3 +255,74 @@ def resident_reveal(
         return ""
     audit.access_log(actor=actor, entity=RESIDENT, entity_id=resident.pk, field=field, reason=reason, ip=ip)
     return cipher().decrypt(token)
+
+
+# ---------------------------------------------------------------- key groups
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def _key_group_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise LinliError("请填写重点人群名称")
+    if len(name) > 32:
+        raise LinliError("名称不能超过 32 个字")
+    return name
+
+
+@transaction.atomic
+def key_group_create(
+    *, actor: Any, name: str, code: str, min_age: int | None = None, sort: int = 0
+) -> KeyGroup:
+    """A new key group (重点人群类别). With ``min_age`` residents are counted in by birth date, not tagged."""
+    name = _key_group_name(name)
+    code = (code or "").strip().lower()
+    if not _CODE.match(code):
+        raise LinliError("代码只能包含小写英文字母、数字、下划线或连字符，不超过 32 位，如 low_income")
+    if min_age is not None and not 1 <= min_age <= 120:
+        raise LinliError("自动归入年龄须在 1–120 岁之间")
+    if KeyGroup.objects.filter(name=name).exists():
+        raise ConflictError(f"名称“{name}”已存在，请换一个名称")
+    if KeyGroup.objects.filter(code=code).exists():
+        raise ConflictError(f"代码“{code}”已被使用，请换一个代码")
+    try:
+        with transaction.atomic():
+            group = KeyGroup.objects.create(name=name, code=code, min_age=min_age, sort=sort)
+    except IntegrityError as exc:  # a concurrent create of the same name or code
+        raise ConflictError("名称或代码已存在，请刷新后重试") from exc
+    audit.change_record(
+        actor=actor,
+        entity=KEY_GROUP,
+        entity_id=group.pk,
+        action="create",
+        after={"name": group.name, "code": group.code, "min_age": group.min_age},
+    )
+    return group
+
+
+@transaction.atomic
+def key_group_update(
+    *, actor: Any, key_group: KeyGroup, name: str | None = None, active: bool | None = None
+) -> KeyGroup:
+    """Rename and/or (de)activate. A deactivated group keeps its tags but is no longer offered or counted."""
+    group = KeyGroup.objects.select_for_update().get(pk=key_group.pk)
+    before = {"name": group.name, "active": group.active}
+    if name is not None:
+        name = _key_group_name(name)
+        if KeyGroup.objects.filter(name=name).exclude(pk=group.pk).exists():
+            raise ConflictError(f"名称“{name}”已存在，请换一个名称")
+        group.name = name
+    if active is not None:
+        group.active = active
+    b, a = audit.diff(before, {"name": group.name, "active": group.active})
+    if a:
+        try:
+            with transaction.atomic():
+                group.save(update_fields=["name", "active"])
+        except IntegrityError as exc:
+            raise ConflictError("名称已存在，请刷新后重试") from exc
+        audit.change_record(
+            actor=actor, entity=KEY_GROUP, entity_id=group.pk, action="update", before=b, after=a
+        )
+    return group

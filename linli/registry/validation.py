@@ -104,10 +104,10 @@ def parse_list(value: Any) -> list[str]:
 class ResidentInput:
     name: str
     id_kind: str
-    id_number: str
+    id_number: str  # "" on update: keep the stored number
     birth_date: dt.date | None = None
     sex: str = ""
-    phone: str = ""
+    phone: str | None = ""  # None on update: keep the stored phone ("" clears it)
     ethnicity: str = ""
     political_status: str = PoliticalStatus.MASSES
     occupation: str = ""
@@ -118,17 +118,25 @@ class ResidentInput:
     moved_in_on: dt.date | None = None
 
     def protected(self) -> dict[str, str]:
-        """The stored forms of the personal values: cipher text, keyed hash, masked display."""
+        """The stored forms of the personal values: cipher text, keyed hash, masked display.
+
+        A kept value (``id_number == ""`` / ``phone is None``, see ``clean_resident(partial=True)``) is left out,
+        so an update never has to decrypt the stored value just to write it back."""
         c = cipher()
-        out = {
-            "id_cipher": c.encrypt(self.id_number),
-            "id_digest": id_digest(self.id_number),
-            "id_masked": mask_id_number(self.id_number),
-            "id_last4": self.id_number[-4:],
-            "phone_cipher": c.encrypt(self.phone) if self.phone else "",
-            "phone_digest": phone_digest(self.phone) if self.phone else "",
-            "phone_masked": mask_phone(self.phone),
-        }
+        out: dict[str, str] = {}
+        if self.id_number:
+            out.update(
+                id_cipher=c.encrypt(self.id_number),
+                id_digest=id_digest(self.id_number),
+                id_masked=mask_id_number(self.id_number),
+                id_last4=self.id_number[-4:],
+            )
+        if self.phone is not None:
+            out.update(
+                phone_cipher=c.encrypt(self.phone) if self.phone else "",
+                phone_digest=phone_digest(self.phone) if self.phone else "",
+                phone_masked=mask_phone(self.phone),
+            )
         return out
 
     def plain(self) -> dict[str, Any]:
@@ -180,9 +188,12 @@ COLUMNS = Columns()
 
 
 def clean_resident(
-    values: dict[str, Any], *, today: dt.date | None = None
+    values: dict[str, Any], *, today: dt.date | None = None, partial: bool = False
 ) -> tuple[ResidentInput | None, list[FieldError]]:
-    """Validate every field, collecting all errors (not just the first) so one report fixes a row."""
+    """Validate every field, collecting all errors (not just the first) so one report fixes a row.
+
+    ``partial`` (editing a stored resident): an empty ID number comes back as ``""`` and an absent phone
+    (``None``) as ``None``, meaning "keep the stored value" to ``services.resident_update``."""
     errors: list[FieldError] = []
 
     def attempt(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -201,7 +212,8 @@ def clean_resident(
     number = ""
     raw_number = text(values.get("id_number"))
     if not raw_number:
-        errors.append(FieldError(col.id_number, "不能为空"))
+        if not partial:
+            errors.append(FieldError(col.id_number, "不能为空"))
     elif id_kind == IdKind.RESIDENT_ID:
         try:
             info = parse_id_number(raw_number, today=today)
@@ -213,11 +225,12 @@ def clean_resident(
             number = validate_other_document(id_kind, raw_number)
         except IdNumberError as exc:
             errors.append(FieldError(col.id_number, str(exc)))
-    phone = ""
-    try:
-        phone = normalize_phone(text(values.get("phone")))
-    except ValueError as exc:
-        errors.append(FieldError(col.phone, str(exc)))
+    phone: str | None = None if partial and values.get("phone") is None else ""
+    if phone is not None:
+        try:
+            phone = normalize_phone(text(values.get("phone")))
+        except ValueError as exc:
+            errors.append(FieldError(col.phone, str(exc)))
     result = ResidentInput(
         name=name or "",
         id_kind=id_kind or IdKind.RESIDENT_ID,
