@@ -8,12 +8,14 @@ Lookups by exact value go through a keyed hash (HMAC-SHA256, or HMAC-SM3 with SM
 from __future__ import annotations
 
 import base64
+import hmac as std_hmac
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _NONCE = 12
@@ -49,16 +51,21 @@ class FieldCipher:
             raise ValueError(f"unknown cipher {algorithm!r}; use 'aes' or 'sm4'")
         self.algorithm = algorithm
         self.keys = _keys(secret)
+        # One AEAD object for AES: the one-shot API is several times faster than building a Cipher per value,
+        # which matters at ledger-import rates. Its output (ciphertext then tag) has the same layout as below.
+        self._aesgcm = AESGCM(self.keys.aes)
 
     def _algo(self, name: str) -> algorithms.AES | algorithms.SM4:
         return algorithms.AES(self.keys.aes) if name == "aes" else algorithms.SM4(self.keys.sm4)
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(_NONCE)
-        enc = Cipher(self._algo(self.algorithm), modes.GCM(nonce)).encryptor()
-        body = enc.update(plaintext.encode("utf-8")) + enc.finalize()
-        blob = base64.b64encode(nonce + body + enc.tag).decode("ascii")
-        return f"v1:{self.algorithm}:{blob}"
+        if self.algorithm == "aes":
+            sealed = self._aesgcm.encrypt(nonce, plaintext.encode("utf-8"), None)
+        else:
+            enc = Cipher(self._algo(self.algorithm), modes.GCM(nonce)).encryptor()
+            sealed = enc.update(plaintext.encode("utf-8")) + enc.finalize() + enc.tag
+        return f"v1:{self.algorithm}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
     def decrypt(self, token: str) -> str:
         try:
@@ -76,8 +83,11 @@ class FieldCipher:
 
     def digest(self, value: str, purpose: str) -> str:
         """Keyed hash for exact-match lookup; ``purpose`` separates namespaces (id number vs phone)."""
-        h = hmac.HMAC(self.keys.mac, hashes.SM3() if self.algorithm == "sm4" else hashes.SHA256())
-        h.update(purpose.encode("ascii") + b"\x00" + value.encode("utf-8"))
+        message = purpose.encode("ascii") + b"\x00" + value.encode("utf-8")
+        if self.algorithm == "aes":
+            return std_hmac.digest(self.keys.mac, message, "sha256").hex()
+        h = hmac.HMAC(self.keys.mac, hashes.SM3())
+        h.update(message)
         return h.finalize().hex()
 
 
