@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -34,18 +35,25 @@ def _age_cutoff(years: int, today: dt.date) -> dt.date:
         return today.replace(year=today.year - years, day=28)
 
 
+# A region scope wider than this many communities is read with one query (the newest-first walk finds its rows
+# quickly when the scope covers much of the table); narrower ones are split per community (see below).
+MAX_SPLIT_COMMUNITIES = 300
+
+
 def resident_list(
     *, scope: Scope, filters: ResidentFilter, after_id: int | None = None, limit: int = PAGE_SIZE
 ) -> list[Resident]:
-    """One keyset page (newest id first): a constant number of queries, index-backed at a million rows."""
-    qs = scope.apply(Resident.objects.all())
+    """One keyset page (newest id first): a constant number of queries, index-backed at a million rows.
+
+    Residents are stored roughly clustered by community (a ledger is imported community by community), so
+    "newest first within a street" as one query makes PostgreSQL walk the primary key backwards past every other
+    community's rows. Instead the page is drawn per community from the ``(region_code, id)`` index, each part
+    limited, and the parts merged: one UNION ALL query of index range scans."""
+    if scope.empty:
+        return []
+    qs = Resident.objects.all()
     if filters.status:
         qs = qs.filter(status=filters.status)
-    if filters.grid is not None:
-        qs = qs.filter(grid=filters.grid)
-    elif filters.region is not None:
-        lo, hi = code_range(filters.region.code, filters.region.level)
-        qs = qs.filter(region_code__range=(lo, hi))
     q = normalize(filters.q) if filters.q else ""
     if q:
         if len(q) == 4 and (q[:3].isdigit() and (q[3].isdigit() or q[3] == "X")):
@@ -68,7 +76,34 @@ def resident_list(
             qs = qs.filter(residentkeygroup__key_group=group)
     if after_id is not None:
         qs = qs.filter(id__lt=after_id)
+    if filters.grid is not None:
+        qs = scope.apply(qs.filter(grid=filters.grid))
+    else:
+        codes = _community_codes(scope, filters.region)
+        if codes is None:
+            qs = scope.apply(qs)
+            if filters.region is not None:
+                qs = qs.filter(region_code__range=code_range(filters.region.code, filters.region.level))
+        elif len(codes) <= 1 or connection.vendor != "postgresql":
+            qs = qs.filter(region_code__in=codes) if len(codes) != 1 else qs.filter(region_code=codes[0])
+        else:
+            parts = [qs.filter(region_code=c).order_by("-id").values_list("id", flat=True)[:limit] for c in codes]
+            ids = list(parts[0].union(*parts[1:], all=True).order_by("-id")[:limit])
+            qs = Resident.objects.filter(id__in=ids)
     return list(qs.select_related("household", "grid").prefetch_related("key_groups").order_by("-id")[:limit])
+
+
+def _community_codes(scope: Scope, region: Region | None) -> list[int] | None:
+    """The communities a region-only scope (optionally narrowed to ``region``) covers, or None to filter by the
+    scope itself: scopes holding grids, buildings or units, the unrestricted scope without a region, and scopes
+    wider than ``MAX_SPLIT_COMMUNITIES`` communities."""
+    if scope.grid_ids or scope.building_ids or scope.unit_ids or (scope.everything and region is None):
+        return None
+    grids = scope.apply(Grid.objects.all())
+    if region is not None:
+        grids = grids.filter(region_code__range=code_range(region.code, region.level))
+    codes = sorted(set(grids.values_list("region_code", flat=True)[: MAX_SPLIT_COMMUNITIES * 50]))
+    return codes if len(codes) <= MAX_SPLIT_COMMUNITIES else None
 
 
 def resident_get(*, scope: Scope, pk: int) -> Resident | None:
