@@ -15,7 +15,7 @@ class ChangeRecord(models.Model):
         VERIFY = "verify", "核实"
         DELETE = "delete", "删除"
 
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

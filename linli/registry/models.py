@@ -105,7 +105,7 @@ class Household(TimeStamped):
         "unit": "unit_id",
     }
 
-    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="households")
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="households", db_index=False)
     region_code = models.BigIntegerField()
     building = models.ForeignKey(
         Building, null=True, blank=True, on_delete=models.PROTECT, related_name="households"
@@ -157,23 +157,24 @@ class Resident(TimeStamped):
         "unit": "household__unit_id",
     }
 
+    # Foreign keys without their own single-column index: the composite indexes in Meta serve them.
     household = models.ForeignKey(
-        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="residents"
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="residents", db_index=False
     )
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     region_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(_("姓名"), max_length=64)
     id_kind = models.CharField(
         _("证件类型"), max_length=24, choices=IdKind.choices, default=IdKind.RESIDENT_ID
     )
     id_cipher = models.TextField()
-    id_digest = models.CharField(max_length=64, unique=True)
+    id_digest = models.CharField(max_length=64)
     id_masked = models.CharField(_("证件号码"), max_length=32)
-    id_last4 = models.CharField(max_length=4, db_index=True)
+    id_last4 = models.CharField(max_length=4)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True, db_index=True)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, blank=True)
     phone_cipher = models.TextField(blank=True)
-    phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    phone_digest = models.CharField(max_length=64, blank=True)
     phone_masked = models.CharField(_("联系电话"), max_length=20, blank=True)
     ethnicity = models.CharField(_("民族"), max_length=16, blank=True)
     political_status = models.CharField(
@@ -201,15 +202,20 @@ class Resident(TimeStamped):
             models.Index(fields=["grid", "id"], name="resident_grid_id"),
             models.Index(fields=["household"], name="resident_household"),
             models.Index(fields=["name"], name="resident_name", opclasses=["varchar_pattern_ops"]),
+            # Plain indexes (not unique=/db_index= on the field), so PostgreSQL gets no extra LIKE index for them.
+            models.Index(fields=["id_last4"], name="resident_id_last4"),
+            models.Index(fields=["phone_digest"], name="resident_phone_digest"),
         ]
+        constraints = [models.UniqueConstraint(fields=["id_digest"], name="resident_unique_id_digest")]
 
     def __str__(self) -> str:
         return self.name
 
 
 class ResidentKeyGroup(models.Model):
-    resident = models.ForeignKey(Resident, on_delete=models.CASCADE)
-    key_group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT)
+    # The unique (resident, key_group) and the (key_group, resident) index serve both foreign keys.
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, db_index=False)
+    key_group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT, db_index=False)
 
     class Meta:
         constraints = [
