@@ -12,17 +12,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import multiprocessing
+import os
 import queue
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -142,10 +144,20 @@ class Places:
         self.households: dict[PlaceKey, int] = {}
         self.addresses: dict[tuple[int, str], int] = {}
         self._loaded: set[int] = set()
+        self.all_grids = False  # every grid is in ``grids``: an unknown code is unknown (no query)
+
+    def load_all_grids(self) -> None:
+        for g in Grid.objects.values("id", "code", "name", "region_code").iterator(chunk_size=5000):
+            info = GridInfo(g["id"], g["code"], g["name"], g["region_code"])
+            self.grids[info.code] = info
+            self.grid_by_id[info.id] = info
+        self.all_grids = True
 
     def load_grids(self, codes: Iterable[str]) -> None:
         missing = {c for c in codes if c and c not in self.grids}
-        if not missing:
+        if not missing or self.all_grids:
+            for code in missing:
+                self.grids[code] = None
             return
         for g in Grid.objects.filter(code__in=missing).values("id", "code", "name", "region_code"):
             info = GridInfo(g["id"], g["code"], g["name"], g["region_code"])
@@ -439,9 +451,13 @@ class _Run:
                 )
             )
             return None
-        self.places.load_places([grid.id])
-        bid = self.places.building_id(grid.id, building)
-        uid = self.places.unit_id(grid.id, building, unit)
+        bid = uid = None
+        if (
+            self.scope.building_ids or self.scope.unit_ids
+        ):  # only then does the scope test look below the grid
+            self.places.load_places([grid.id])
+            bid = self.places.building_id(grid.id, building)
+            uid = self.places.unit_id(grid.id, building, unit)
         if not _allows(self.scope, grid.region_code, grid.id, bid, uid):
             errors.append(RowError(row, GRID_CODE, f"网格“{code}”{OUT_OF_SCOPE}，不能导入该网格的居民"))
             return None
@@ -461,6 +477,7 @@ class _Run:
                 self.reject([RowError(item.row, COLUMNS.id_number, problem)])
             else:
                 keep.append(item)
+        self.places.load_places(item.place[0] for item in keep)
         self.places.ensure(item.place for item in keep)
         current_groups = self._current_groups([r.pk for r in existing.values()]) if self.has_groups else {}
         writes = _Writes(self, current_groups)
@@ -718,7 +735,7 @@ def import_file(
                 _batches(ledger.rows(), run, job=None, skip=0, progress=progress, total=total)
                 transaction.set_rollback(True)
         else:
-            _batches(ledger.rows(), run, job=job, skip=skip, progress=progress, total=total)
+            _batches(ledger.rows(), run, job=job, skip=skip, progress=progress, total=total, path=Path(path))
     return result
 
 
@@ -740,6 +757,7 @@ def _batches(
     skip: int,
     progress: Progress | None,
     total: int,
+    path: Path | None = None,
 ) -> None:
     size = max(int(getattr(settings, "LINLI_IMPORT_BATCH", 2000)), 1)
     # Pipelined only when nobody holds a transaction around the import: the writer's own connection could not see
@@ -747,42 +765,127 @@ def _batches(
     pipelined = (
         connection.vendor == "postgresql" and not run.result.dry_run and not connection.in_atomic_block
     )
-    pipeline = _Pipeline(run, job, progress, total) if pipelined else None
-    batch: list[LedgerRow] = []
-    seen = 0
+    if not pipelined:
+        for first_row, batch in _chunks(rows, skip, size):
+            _one_batch(batch, run, job, progress, total)
+            del first_row
+        return
+    source: Iterator[tuple[int, int, list[Valid]]]
+    validator = _ValidatorProcess.start(path, run, skip, size) if path is not None else None
+    source = validator.batches(run) if validator else _validated_here(rows, run, skip, size)
+    pipeline = _Pipeline(run, job, progress, total)  # its thread starts after the fork
     try:
-        for row in rows:
-            seen += 1
-            if seen <= skip:
-                continue
-            batch.append(row)
-            if len(batch) >= size:
-                _one_batch(batch, run, job, progress, total, pipeline)
-                batch = []
-        if batch:
-            _one_batch(batch, run, job, progress, total, pipeline)
+        for first_row, count, valid in source:
+            pipeline.raise_if_failed()
+            write = run.apply(valid)
+            run.result.rows_total += count
+            pipeline.submit(write, first_row=first_row)
     finally:
-        if pipeline is not None:
-            pipeline.close()
-    if pipeline is not None:
-        pipeline.raise_if_failed()
+        pipeline.close()
+        if validator is not None:
+            validator.stop()
+    pipeline.raise_if_failed()
+
+
+def _chunks(rows: Iterable[LedgerRow], skip: int, size: int) -> Iterator[tuple[int, list[LedgerRow]]]:
+    batch: list[LedgerRow] = []
+    for seen, row in enumerate(rows, start=1):
+        if seen <= skip:
+            continue
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch[0].row, batch
+            batch = []
+    if batch:
+        yield batch[0].row, batch
+
+
+def _validated_here(
+    rows: Iterable[LedgerRow], run: _Run, skip: int, size: int
+) -> Iterator[tuple[int, int, list[Valid]]]:
+    for first_row, batch in _chunks(rows, skip, size):
+        yield first_row, len(batch), run.validate(batch)
+
+
+class _ValidatorProcess:
+    """Reading, validating and hashing rows in a forked process (PostgreSQL imports): the parent only applies and
+    writes, so the two cores share the Python work. The child touches no database: every grid is loaded before
+    the fork, and scopes that need buildings or units below the grid are validated in the parent instead."""
+
+    def __init__(self, process: Any, queue_: Any) -> None:
+        self.process, self.queue = process, queue_
+
+    @classmethod
+    def start(cls, path: Path, run: _Run, skip: int, size: int) -> _ValidatorProcess | None:
+        if (
+            run.scope.building_ids
+            or run.scope.unit_ids
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            return None
+        run.places.load_all_grids()
+        connections.close_all()  # the child must not inherit (and on exit close) the parent's sockets
+        ctx = multiprocessing.get_context("fork")
+        out = ctx.Queue(maxsize=2)
+        process = ctx.Process(target=_validate_in_child, args=(path, run, skip, size, out), daemon=True)
+        process.start()
+        return cls(process, out)
+
+    def batches(self, run: _Run) -> Iterator[tuple[int, int, list[Valid]]]:
+        while True:
+            try:
+                message = self.queue.get(timeout=1)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise LinliError("校验进程意外退出，导入已停止；重新运行即从上次保存处继续") from None
+                continue
+            if message is None:
+                return
+            if message[0] == "error":
+                raise LinliError(f"读取或校验台账时出错：{message[1]}")
+            _, first_row, count, valid, errors, skipped, rejected = message
+            run.result.errors.extend(errors)
+            run.result.skipped += skipped
+            run.result.rejected += rejected
+            yield first_row, count, valid
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=10)
+
+
+def _validate_in_child(path: Path, run: _Run, skip: int, size: int, out: Any) -> None:
+    result = run.result
+    try:
+        with open_ledger(path) as ledger:
+            for first_row, batch in _chunks(ledger.rows(), skip, size):
+                errors, skipped, rejected = len(result.errors), result.skipped, result.rejected
+                valid = run.validate(batch)
+                out.put(
+                    (
+                        "batch",
+                        first_row,
+                        len(batch),
+                        valid,
+                        result.errors[errors:],
+                        result.skipped - skipped,
+                        result.rejected - rejected,
+                    )
+                )
+        out.put(None)
+    except BaseException as exc:  # reported to the parent, which stops the import
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        out.close()
+        out.join_thread()
+        os._exit(0)
 
 
 def _one_batch(
-    batch: list[LedgerRow],
-    run: _Run,
-    job: ImportJob | None,
-    progress: Progress | None,
-    total: int,
-    pipeline: _Pipeline | None,
+    batch: list[LedgerRow], run: _Run, job: ImportJob | None, progress: Progress | None, total: int
 ) -> None:
     result = run.result
-    if pipeline is not None:
-        pipeline.raise_if_failed()
-        write = run.apply(run.validate(batch))
-        result.rows_total += len(batch)
-        pipeline.submit(write, first_row=batch[0].row)
-        return
     saved = _snapshot(result)
     try:
         with transaction.atomic():

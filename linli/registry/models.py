@@ -161,7 +161,9 @@ class Resident(TimeStamped):
     household = models.ForeignKey(
         Household, null=True, blank=True, on_delete=models.PROTECT, related_name="residents", db_index=False
     )
-    grid = models.ForeignKey(Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    grid = models.ForeignKey(
+        Grid, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     region_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(_("姓名"), max_length=64)
     id_kind = models.CharField(

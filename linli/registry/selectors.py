@@ -87,7 +87,9 @@ def resident_list(
         elif len(codes) <= 1 or connection.vendor != "postgresql":
             qs = qs.filter(region_code__in=codes) if len(codes) != 1 else qs.filter(region_code=codes[0])
         else:
-            parts = [qs.filter(region_code=c).order_by("-id").values_list("id", flat=True)[:limit] for c in codes]
+            parts = [
+                qs.filter(region_code=c).order_by("-id").values_list("id", flat=True)[:limit] for c in codes
+            ]
             ids = list(parts[0].union(*parts[1:], all=True).order_by("-id")[:limit])
             qs = Resident.objects.filter(id__in=ids)
     return list(qs.select_related("household", "grid").prefetch_related("key_groups").order_by("-id")[:limit])

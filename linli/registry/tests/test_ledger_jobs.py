@@ -121,8 +121,20 @@ def test_interrupted_job_resumes_with_committed_batches(world, tmp_path, setting
         real_init(self, *args, **kwargs)
 
     monkeypatch.setattr(ledger_import._Pipeline, "__init__", spy)
+    validators: list[object] = []
+    real_start = ledger_import._ValidatorProcess.start.__func__
+
+    def spy_start(cls, *args, **kwargs):
+        started = real_start(cls, *args, **kwargs)
+        validators.append(started)
+        return started
+
+    monkeypatch.setattr(ledger_import._ValidatorProcess, "start", classmethod(spy_start))
     _interrupt_and_resume(world, tmp_path, settings, monkeypatch)
-    assert len(pipelines) == (2 if connection.vendor == "postgresql" else 0)
+    on_postgres = connection.vendor == "postgresql"
+    assert len(pipelines) == (2 if on_postgres else 0)
+    # On PostgreSQL the rows were read and validated in a forked process (the rejected row's error came from it).
+    assert len([v for v in validators if v is not None]) == (2 if on_postgres else 0)
 
 
 def _interrupt_and_resume(world, tmp_path, settings, monkeypatch):
@@ -247,3 +259,26 @@ def test_import_command_resumes_after_an_interruption(world, tmp_path, settings,
     assert "已完成 2 行" in out and "新增 6" in out
     assert Resident.objects.filter(name__startswith="批").count() == 6
     assert ImportJob.objects.filter(path=str(path.resolve())).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_import_reports_errors_skips_and_duplicates(world, tmp_path):
+    """Outside a transaction (PostgreSQL: validator process + writer thread) the report is the same as inside."""
+    from linli.registry.ledger_import import import_file
+
+    first = synthetic_id()
+    valid = synthetic_id()
+    bad_check = valid[:-1] + ("0" if valid[-1] != "0" else "1")
+    rows = [
+        ledger_row(world.g1a.code, "701", "甲", first),
+        None,
+        ledger_row(world.g1a.code, "702", "乙", bad_check),
+        ledger_row(world.g1a.code, "703", "丙", first),
+        ledger_row("NO-SUCH-GRID", "704", "丁", synthetic_id()),
+    ]
+    path = write_csv(tmp_path / "mixed.csv", rows)
+    result = import_file(path, scope=Scope(everything=True))
+    assert (result.created, result.skipped, result.rejected, result.rows_total) == (1, 1, 3, 5)
+    assert sorted({e.row for e in result.errors}) == [4, 5, 6]
+    assert any("与第2行的证件号码重复" in e.reason for e in result.errors)
+    assert Resident.objects.filter(name="甲").count() == 1
