@@ -65,7 +65,13 @@ def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     names = ", ".join(qn(column) for _, column, _, _ in cols)
-    values = [tuple(conv(row.get(attname, default)) for attname, _, conv, default in cols) for row in rows]
+    if all(conv is _same for _, _, conv, _ in cols):  # the common case on PostgreSQL: no per-value call
+        pairs = [(attname, default) for attname, _, _, default in cols]
+        values = [tuple([row.get(a, d) for a, d in pairs]) for row in rows]
+    else:
+        values = [
+            tuple(conv(row.get(attname, default)) for attname, _, conv, default in cols) for row in rows
+        ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -145,6 +145,7 @@ class Places:
         self.addresses: dict[tuple[int, str], int] = {}
         self._loaded: set[int] = set()
         self.all_grids = False  # every grid is in ``grids``: an unknown code is unknown (no query)
+        self.new_households: list[dict[str, Any]] = []  # created by ``ensure``, written with the batch
 
     def load_all_grids(self) -> None:
         for g in Grid.objects.values("id", "code", "name", "region_code").iterator(chunk_size=5000):
@@ -247,29 +248,20 @@ class Places:
                 }
         if not to_create:
             return
-        try:
-            # The fast path: ids from the sequence, one COPY. A concurrent import that created one of these
-            # households first makes it fail as a whole; then the slow path below skips the existing ones.
-            with transaction.atomic():
-                rows = list(to_create.values())
-                for pk, row in zip(bulk.allocate_ids(Household, len(rows)), rows, strict=True):
-                    row["id"] = pk
-                bulk.insert(Household, rows)
-            for (gid, address), row in to_create.items():
-                self.addresses[(gid, address)] = row["id"]
-        except IntegrityError:
-            for row in to_create.values():
-                row.pop("id", None)
-            Household.objects.bulk_create(
-                [Household(**row) for row in to_create.values()], ignore_conflicts=True
-            )
-            found = Household.objects.filter(
-                grid_id__in={g for g, _ in to_create}, address__in={a for _, a in to_create}
-            ).values_list("id", "grid_id", "address")
-            for hid, gid, address in found:
-                self.addresses[(gid, address)] = hid
+        # Ids come from the sequence now; the rows are written with the batch's residents (``_BatchWrite``), in the
+        # same transaction. Should a concurrent import create one of these addresses first, that batch fails on
+        # the unique address and a re-run resumes (and then finds the household).
+        rows = list(to_create.values())
+        for pk, row in zip(bulk.allocate_ids(Household, len(rows)), rows, strict=True):
+            row["id"] = pk
+            self.addresses[(row["grid_id"], row["address"])] = pk
+        self.new_households.extend(rows)
         for key, addr_key in pending.items():
             self.households[key] = self.addresses[addr_key]
+
+    def take_new_households(self) -> list[dict[str, Any]]:
+        rows, self.new_households = self.new_households, []
+        return rows
 
 
 def _allows(
@@ -298,6 +290,8 @@ class Valid:
     digest: str
     group_ids: list[int] | None  # None: the file has no 重点人群 column, leave tags as they are
     phone_digest: str
+    id_cipher: str = ""  # encrypted where validated (the validator process), so the applying side does not
+    phone_cipher: str = ""
 
 
 @dataclass
@@ -426,7 +420,16 @@ class _Run:
             return errors, None
         place = (grid.id, building, unit, door)
         pdigest = phone_digest(data.phone) if data.phone else ""
-        return [], Valid(row.row, place, data, digest, group_ids, pdigest)
+        return [], Valid(
+            row.row,
+            place,
+            data,
+            digest,
+            group_ids,
+            pdigest,
+            id_cipher=self.cipher.encrypt(data.id_number),
+            phone_cipher=self.cipher.encrypt(data.phone) if data.phone else "",
+        )
 
     def _check_place(
         self, row: int, code: str, building: str, unit: str, door: str, errors: list[RowError]
@@ -466,7 +469,8 @@ class _Run:
     # applying ------------------------------------------------------------------------------------------------------
 
     def apply(self, valid: list[Valid]) -> _BatchWrite | None:
-        """Check the batch against the database and prepare its writes (places are created here)."""
+        """Check the batch against the database and prepare its writes (new buildings and units are created here,
+        new households are written with the batch)."""
         if not valid:
             return None
         existing = self._existing([item.digest for item in valid])
@@ -544,7 +548,7 @@ class _Writes:
         self.history: list[dict[str, Any]] = []
 
     def create(self, item: Valid) -> None:
-        data, c = item.data, self.run.cipher
+        data = item.data
         grid = self.run.places.grid_by_id[item.place[0]]
         row = {
             **data.plain(),
@@ -553,11 +557,11 @@ class _Writes:
             "household_id": self.run.places.households[item.place],
             "grid_id": grid.id,
             "region_code": grid.region_code,
-            "id_cipher": c.encrypt(data.id_number),
+            "id_cipher": item.id_cipher,
             "id_digest": item.digest,
             "id_masked": mask_id_number(data.id_number),
             "id_last4": data.id_number[-4:],
-            "phone_cipher": c.encrypt(data.phone) if data.phone else "",
+            "phone_cipher": item.phone_cipher,
             "phone_digest": item.phone_digest,
             "phone_masked": mask_phone(data.phone),
             "status": ResidentStatus.ACTIVE,
@@ -576,7 +580,7 @@ class _Writes:
                 changed.add(name)
         if resident.phone_digest != item.phone_digest:
             phone = item.data.phone
-            resident.phone_cipher = run.cipher.encrypt(phone) if phone else ""
+            resident.phone_cipher = item.phone_cipher
             resident.phone_digest = item.phone_digest
             resident.phone_masked = mask_phone(phone)
             changed.update(_PHONE_FIELDS)
@@ -646,6 +650,7 @@ class _Writes:
             links.extend({"resident_id": rid, "key_group_id": g} for g in gids)
         return _BatchWrite(
             today=run.today,
+            households=run.places.take_new_households(),
             new=[row for row, _ in self.new],
             moved_ids=[r.pk for r, _ in self.moved],
             changed=self.changed,
@@ -672,6 +677,7 @@ class _BatchWrite:
     """One batch's writes, ready to run in any thread's connection (see ``_Pipeline``)."""
 
     today: dt.date
+    households: list[dict[str, Any]]
     new: list[dict[str, Any]]
     moved_ids: list[int]
     changed: list[Resident]
@@ -682,6 +688,7 @@ class _BatchWrite:
     history: list[dict[str, Any]]
 
     def write(self) -> None:
+        bulk.insert(Household, self.households)
         bulk.insert(Resident, self.new)
         if self.moved_ids:
             Residence.objects.filter(resident_id__in=self.moved_ids, moved_out_on__isnull=True).update(
