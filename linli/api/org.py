@@ -57,7 +57,13 @@ class DepartmentOut(Schema):
     region_id: int
 
 
-PLACE_MODELS: dict[str, Any] = {"region": Region, "grid": Grid, "building": Building, "unit": Unit, "department": Department}
+PLACE_MODELS: dict[str, Any] = {
+    "region": Region,
+    "grid": Grid,
+    "building": Building,
+    "unit": Unit,
+    "department": Department,
+}
 
 
 def _post_out(p: Post) -> PostOut:

@@ -1,10 +1,15 @@
 """Loaded with ``-p`` before pytest-django reads the settings: every test run gets its own data dir, keys and
-inline tasks, so parallel runs never share a SQLite file."""
+inline tasks, so parallel runs never share a SQLite file. The data dir is removed when the run ends."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("LINLI_DATA_DIR", tempfile.mkdtemp(prefix="linli-test-"))
+if "LINLI_DATA_DIR" not in os.environ:
+    _data_dir = tempfile.mkdtemp(prefix="linli-test-")
+    os.environ["LINLI_DATA_DIR"] = _data_dir
+    atexit.register(shutil.rmtree, _data_dir, ignore_errors=True)
 os.environ.setdefault("LINLI_TASKS_BACKEND", "immediate")
 os.environ.setdefault("LINLI_DATA_KEY", "test-data-key-not-secret")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-secret")
