@@ -4,33 +4,12 @@ reveals the full ID number with a reason. Screenshots go to artifacts/screenshot
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
-
-import pytest
 
 from linli.audit.models import AccessLog
 from linli.core.crypto import cipher
 from linli.registry.models import KeyGroup, Resident, ResidentKeyGroup
 from linli.testing.factories import HouseholdFactory, ResidentFactory, UnitFactory, synthetic_id
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install chromium)"
-    ),
-]
+from tests.browser.conftest import SHOTS
 
 NAMES = [
     "张秀英",
@@ -100,22 +79,6 @@ def _populate(world) -> Resident:
         note="入户核实更新电话",
     )
     return target
-
-
-@pytest.fixture
-def browser_page():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 860}, locale="zh-CN", device_scale_factor=1
-        )
-        page = context.new_page()
-        yield browser, page
-        context.close()
-        browser.close()
 
 
 def test_community_worker_searches_and_reveals(transactional_db, live_server, world, browser_page):

@@ -5,46 +5,10 @@ artifacts/screenshots/."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
-
-import pytest
 
 from linli.org.models import PartyMember, PartyOrg, Post
 from linli.testing.factories import HouseholdFactory, ResidentFactory, UserFactory
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def browser_page():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 860}, locale="zh-CN", device_scale_factor=1
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
+from tests.browser.conftest import SHOTS
 
 
 def _party(world) -> None:
@@ -67,7 +31,7 @@ def _party(world) -> None:
 def test_secretary_assigns_grid_worker_and_views_party_tree(
     transactional_db, live_server, world, browser_page
 ):
-    page = browser_page
+    _, page = browser_page
     _party(world)
     UserFactory(username="zhang_wg", display_name="张网格")
     SHOTS.mkdir(parents=True, exist_ok=True)
