@@ -76,7 +76,9 @@ TEMPLATES = [
 _default_db = f"sqlite:///{DATA_DIR / 'linli.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", _default_db), conn_max_age=env_int("LINLI_CONN_MAX_AGE", 60), conn_health_checks=True
+        env_str("DATABASE_URL", _default_db),
+        conn_max_age=env_int("LINLI_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
