@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.registry",
     "linli.org",
+    "linli.notifications",
+    "linli.cases",
     "linli.console",
     "linli.api",
     "linli.ops",
