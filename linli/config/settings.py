@@ -135,6 +135,9 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 LINLI_LOCKOUT_THRESHOLD = env_int("LINLI_LOCKOUT_THRESHOLD", 5)
 LINLI_LOCKOUT_MINUTES = env_int("LINLI_LOCKOUT_MINUTES", 15)
 
+# Office hours in TIME_ZONE that working-hour deadlines count (see linli/core/workdays.py): "HH:MM-HH:MM,…".
+LINLI_OFFICE_HOURS = env_str("LINLI_OFFICE_HOURS", "08:30-12:00,13:30-17:30")
+
 # Idle session timeout: the cookie lives this long after the last request.
 SESSION_COOKIE_AGE = env_int("LINLI_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
@@ -163,6 +166,26 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A household not verified within this many days is shown as stale ("5项基础信息" are refreshed monthly).
 LINLI_STALE_DAYS = env_int("LINLI_STALE_DAYS", 31)
+
+# Notifications (linli.notifications): e-mail over SMTP when EMAIL_HOST is set, else printed to the console.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)  # STARTTLS (port 587)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "邻里 <linli@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+LINLI_NOTIFY_MAX_ATTEMPTS = env_int("LINLI_NOTIFY_MAX_ATTEMPTS", 6)
+LINLI_SMS_BACKEND = env_str("LINLI_SMS_BACKEND", "linli.notifications.sms.ConsoleSmsGateway")
+LINLI_WEBHOOK_ALLOW_PRIVATE = env_bool("LINLI_WEBHOOK_ALLOW_PRIVATE", False)
 
 LOGGING = {
     "version": 1,

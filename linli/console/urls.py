@@ -1,6 +1,6 @@
 from django.urls import path
 
-from linli.console import views, views_ledger, views_org
+from linli.console import views, views_calendar, views_ledger, views_org
 
 app_name = "console"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
     path("exports/", views_ledger.export_page, name="export"),
     path("settings/key-groups/", views_ledger.key_groups, name="key_groups"),
     path("settings/key-groups/<int:pk>/", views_ledger.key_group_action, name="key_group_action"),
+    path("settings/calendar/", views_calendar.calendar_page, name="calendar"),
     path("org/posts/", views_org.posts, name="org_posts"),
     path("org/posts/assign/", views_org.post_assign, name="org_post_assign"),
     path("org/posts/places/", views_org.post_places, name="org_post_places"),

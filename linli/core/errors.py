@@ -8,3 +8,7 @@ class PermissionDenied(LinliError):
 
 class ConflictError(LinliError):
     """Someone else changed the record first."""
+
+
+class NotFound(LinliError):
+    """The record does not exist, or lies outside the caller's scope (the two are not told apart)."""

@@ -1,7 +1,8 @@
 """The value the scoping layer (``linli.org.access``) computes for a user and a capability.
 
 A ``Scope`` is the set of places a user may act on for one capability; ``apply`` turns it into a filter on any
-model that declares ``SCOPE_FIELDS`` (which of its columns carry the region code, grid, building, unit).
+model that declares ``SCOPE_FIELDS`` (which of its columns carry the region code, grid, building, unit and,
+optionally, the department a row is routed to; ``department_ids`` match only models declaring "department").
 Keeping it here lets domain selectors accept a scope without importing the organisation app.
 """
 
@@ -37,7 +38,12 @@ class Scope:
     @property
     def empty(self) -> bool:
         return not (
-            self.everything or self.region_ranges or self.grid_ids or self.building_ids or self.unit_ids
+            self.everything
+            or self.region_ranges
+            or self.grid_ids
+            or self.building_ids
+            or self.unit_ids
+            or self.department_ids
         )
 
     def q(self, model: type[Model]) -> Q:
@@ -49,10 +55,18 @@ class Scope:
         if self.region_ranges and "region_code" in fields:
             for lo, hi in _merge(self.region_ranges):
                 q |= Q(**{f"{fields['region_code']}__range": (lo, hi)})
-        for kind, ids in (("grid", self.grid_ids), ("building", self.building_ids), ("unit", self.unit_ids)):
+        for kind, ids in self._id_sets():
             if ids and kind in fields:
                 q |= Q(**{f"{fields[kind]}__in": sorted(ids)})
         return q
+
+    def _id_sets(self) -> tuple[tuple[str, frozenset[int]], ...]:
+        return (
+            ("grid", self.grid_ids),
+            ("building", self.building_ids),
+            ("unit", self.unit_ids),
+            ("department", self.department_ids),
+        )
 
     def apply(self, qs: QuerySet[Any]) -> QuerySet[Any]:
         if self.everything:
@@ -69,8 +83,8 @@ class Scope:
         code = _attr(obj, fields.get("region_code"))
         if code is not None and any(lo <= int(code) <= hi for lo, hi in self.region_ranges):
             return True
-        for kind, ids in (("grid", self.grid_ids), ("building", self.building_ids), ("unit", self.unit_ids)):
-            if kind in fields and _attr(obj, fields[kind]) in ids:
+        for kind, ids in self._id_sets():
+            if ids and kind in fields and _attr(obj, fields[kind]) in ids:
                 return True
         return False
 

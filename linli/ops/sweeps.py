@@ -6,10 +6,14 @@ import datetime as dt
 
 from django.utils import timezone
 
+from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
 from linli.registry.models import ImportJob
 
 IMPORT_STALL_AFTER = dt.timedelta(minutes=5)
+
+# Outbox messages: due retries, lost tasks, and attempts whose worker died (notifications cannot import ops).
+sweep("notifications_due", every_seconds=30)(notifications_due)
 
 
 @sweep("import_jobs_resume", every_seconds=60)

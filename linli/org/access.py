@@ -26,24 +26,30 @@ class Cap:
     EXPORT = "registry.export"
     REVEAL = "pii.reveal"
     ORG_MANAGE = "org.manage"
+    CASE_VIEW = "cases.view"
+    CASE_HANDLE = "cases.handle"  # accept, work on, pause, resolve
+    CASE_TRIAGE = "cases.triage"  # triage, assign, reject, merge, callback, reopen
 
 
-ALL_CAPS = frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL, Cap.ORG_MANAGE})
+CASE_CAPS = frozenset({Cap.CASE_VIEW, Cap.CASE_HANDLE, Cap.CASE_TRIAGE})
+ALL_CAPS = frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL, Cap.ORG_MANAGE}) | CASE_CAPS
 
 # What each post grants on its own place. Posts without registry duties (property, owners' committee,
-# department handlers) grant nothing here; later modules add their own capabilities.
+# department handlers) grant nothing on the registry. Case capabilities follow the same places; a department
+# handler's post hangs on a department, so its case scope is the cases routed to that department.
 ROLE_CAPS: dict[str, frozenset[str]] = {
-    PostKind.GRID_WORKER: frozenset({Cap.VIEW, Cap.CHANGE}),
+    PostKind.GRID_WORKER: frozenset({Cap.VIEW, Cap.CHANGE, Cap.CASE_VIEW, Cap.CASE_HANDLE}),
     PostKind.BUILDING_CAPTAIN: frozenset({Cap.VIEW}),
     PostKind.UNIT_CAPTAIN: frozenset({Cap.VIEW}),
-    PostKind.COMMUNITY_WORKER: frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL}),
+    PostKind.COMMUNITY_WORKER: frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL})
+    | CASE_CAPS,
     PostKind.SECRETARY: ALL_CAPS,
-    PostKind.STREET_STAFF: frozenset({Cap.VIEW, Cap.EXPORT}),
+    PostKind.STREET_STAFF: frozenset({Cap.VIEW, Cap.EXPORT, Cap.CASE_VIEW, Cap.CASE_TRIAGE}),
     PostKind.COUNTY_ADMIN: ALL_CAPS,
     PostKind.CITY_ADMIN: ALL_CAPS,
     PostKind.OWNERS_COMMITTEE: frozenset(),
     PostKind.PROPERTY_MANAGER: frozenset(),
-    PostKind.DEPARTMENT_HANDLER: frozenset(),
+    PostKind.DEPARTMENT_HANDLER: frozenset({Cap.CASE_VIEW, Cap.CASE_HANDLE}),
 }
 
 

@@ -99,6 +99,14 @@ def build_world() -> World:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_workday_calendar() -> None:
+    """Calendar overrides written by one test are rolled back with it; so must the per-process cache be."""
+    from linli.core import workdays
+
+    workdays.invalidate_cache(everywhere=False)
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()

@@ -39,11 +39,23 @@ def test_view_scope_per_role(world, role):
 @pytest.mark.parametrize(
     ("role", "caps"),
     [
-        ("grid_worker", {Cap.VIEW, Cap.CHANGE}),
+        ("grid_worker", {Cap.VIEW, Cap.CHANGE, Cap.CASE_VIEW, Cap.CASE_HANDLE}),
         ("building_captain", {Cap.VIEW}),
-        ("community_worker", {Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL}),
-        ("street_staff", {Cap.VIEW, Cap.EXPORT}),
-        ("department_handler", set()),
+        (
+            "community_worker",
+            {
+                Cap.VIEW,
+                Cap.CHANGE,
+                Cap.IMPORT,
+                Cap.EXPORT,
+                Cap.REVEAL,
+                Cap.CASE_VIEW,
+                Cap.CASE_HANDLE,
+                Cap.CASE_TRIAGE,
+            },
+        ),
+        ("street_staff", {Cap.VIEW, Cap.EXPORT, Cap.CASE_VIEW, Cap.CASE_TRIAGE}),
+        ("department_handler", {Cap.CASE_VIEW, Cap.CASE_HANDLE}),
         ("no_post", set()),
     ],
 )

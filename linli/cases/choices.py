@@ -1,0 +1,132 @@
+"""Choices of the appeals loop and its state machine: the statuses, the named actions and which action moves a
+case from which status to which. ``services.transition`` is the only code that changes ``Case.status``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", _("待分流")
+    TRIAGED = "triaged", _("已分流")
+    ASSIGNED = "assigned", _("待受理")
+    ACCEPTED = "accepted", _("已受理")
+    IN_PROGRESS = "in_progress", _("办理中")
+    PAUSED = "paused", _("已暂停")
+    RESOLVED = "resolved", _("已办结")
+    AWAITING_CALLBACK = "awaiting_callback", _("待回访")
+    CLOSED = "closed", _("已关闭")
+    REJECTED = "rejected", _("不予受理")
+    MERGED = "merged", _("已合并")
+
+
+class Action(models.TextChoices):
+    TRIAGE = "triage", _("分流")
+    ASSIGN = "assign", _("派单")
+    ACCEPT = "accept", _("受理")
+    START = "start", _("开始办理")
+    PAUSE = "pause", _("暂停")
+    RESUME = "resume", _("恢复办理")
+    RESOLVE = "resolve", _("办结")
+    REQUEST_CALLBACK = "request_callback", _("发起回访")
+    CONFIRM = "confirm", _("回访确认")
+    REOPEN = "reopen", _("重新办理")
+    CLOSE_NO_RESPONSE = "close_no_response", _("回访无应答关闭")
+    REJECT = "reject", _("不予受理")
+    MERGE = "merge", _("合并")
+
+
+class Channel(models.TextChoices):
+    QR_RESIDENT = "qr_resident", _("居民扫码")
+    GRID_WORKER = "grid_worker", _("网格员上报")
+    PATROL = "patrol", _("巡查发现")
+    STAFF_HOTLINE = "staff_hotline", _("热线来电")
+    DOOR_KNOCK = "door_knock", _("敲门问需")
+    WISH_BOX = "wish_box", _("心语心愿箱")
+    API = "api", _("接口")
+    OPEN311 = "open311", _("Open311")
+
+
+class HandlingLevel(models.TextChoices):
+    BUILDING = "building", _("楼栋")
+    GRID = "grid", _("网格(小区)")
+    COMMUNITY = "community", _("社区")
+    STREET = "street", _("街道")
+    DEPARTMENT = "department", _("职能部门")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("一般")
+    URGENT = "urgent", _("紧急")
+    CRITICAL = "critical", _("特急")
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASICALLY = "basically", _("基本满意")
+    UNSATISFIED = "unsatisfied", _("不满意")
+    NO_RESPONSE = "no_response", _("未应答")
+
+
+class TimeUnit(models.TextChoices):
+    HOURS = "hours", _("工作小时")
+    WORKING_DAYS = "working_days", _("工作日")
+    CALENDAR_HOURS = "calendar_hours", _("自然小时")
+
+
+class AttributeType(models.TextChoices):
+    """Open311 GeoReport v2 attribute datatypes."""
+
+    STRING = "string", _("文本")
+    NUMBER = "number", _("数字")
+    DATETIME = "datetime", _("日期时间")
+    TEXT = "text", _("长文本")
+    SINGLE = "singlevaluelist", _("单选")
+    MULTI = "multivaluelist", _("多选")
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[str]
+    target: str
+
+
+S = Status
+# action → which statuses it may start from and where it leads. ``confirm`` with "unsatisfied" is carried out
+# as ``reopen`` (see services.transition).
+ACTIONS: dict[str, Move] = {
+    Action.TRIAGE: Move(frozenset({S.SUBMITTED}), S.TRIAGED),
+    Action.ASSIGN: Move(frozenset({S.SUBMITTED, S.TRIAGED, S.ASSIGNED}), S.ASSIGNED),
+    Action.ACCEPT: Move(frozenset({S.ASSIGNED}), S.ACCEPTED),
+    Action.START: Move(frozenset({S.ACCEPTED}), S.IN_PROGRESS),
+    Action.PAUSE: Move(frozenset({S.ACCEPTED, S.IN_PROGRESS}), S.PAUSED),
+    Action.RESUME: Move(frozenset({S.PAUSED}), S.IN_PROGRESS),
+    Action.RESOLVE: Move(frozenset({S.ACCEPTED, S.IN_PROGRESS}), S.RESOLVED),
+    Action.REQUEST_CALLBACK: Move(frozenset({S.RESOLVED}), S.AWAITING_CALLBACK),
+    Action.CONFIRM: Move(frozenset({S.RESOLVED, S.AWAITING_CALLBACK}), S.CLOSED),
+    Action.REOPEN: Move(frozenset({S.RESOLVED, S.AWAITING_CALLBACK}), S.ASSIGNED),
+    Action.CLOSE_NO_RESPONSE: Move(frozenset({S.RESOLVED, S.AWAITING_CALLBACK}), S.CLOSED),
+    Action.REJECT: Move(frozenset({S.SUBMITTED, S.TRIAGED, S.ASSIGNED}), S.REJECTED),
+    Action.MERGE: Move(
+        frozenset({S.SUBMITTED, S.TRIAGED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.PAUSED}), S.MERGED
+    ),
+}
+
+# The allowed-transitions table, status → statuses it may move to (derived, so the two can never disagree).
+ALLOWED: dict[str, frozenset[str]] = {
+    status: frozenset(m.target for m in ACTIONS.values() if status in m.sources) for status in Status.values
+}
+
+TERMINAL = frozenset({S.CLOSED, S.REJECTED, S.MERGED})
+OPEN = tuple(s for s in Status.values if s not in TERMINAL)
+# Statuses where a handler owns the case and a clock runs.
+WAITING_ACCEPT = (S.ASSIGNED,)
+HANDLING = (S.ACCEPTED, S.IN_PROGRESS)
+CALLBACK = (S.RESOLVED, S.AWAITING_CALLBACK)
+# Sortable "open" set used in partial index conditions (kept literal so migrations stay stable).
+OPEN_INDEX_STATUSES = [str(s) for s in OPEN]
+
+CALLBACK_SATISFACTION = frozenset({Satisfaction.SATISFIED, Satisfaction.BASICALLY, Satisfaction.UNSATISFIED})

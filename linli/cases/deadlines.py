@@ -1,0 +1,61 @@
+"""Deadline arithmetic for cases, on the working-day calendar of ``linli.core.workdays``. Pure: no writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from linli.cases.choices import TimeUnit
+from linli.core import workdays
+
+# The window the resident (or staff by phone) has to confirm a resolved case before it closes as "no response".
+CALLBACK_WITHIN = (3, TimeUnit.WORKING_DAYS)
+# A due time closer than this share of its limit counts as "due soon" (the 80 % yellow mark of the sweep).
+DUE_SOON_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Limits:
+    accept_within: int
+    accept_unit: str
+    resolve_within: int
+    resolve_unit: str
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    accept_due_at: dt.datetime
+    resolve_due_at: dt.datetime
+
+
+def compute(start: dt.datetime, limits: Limits) -> Deadlines:
+    """Both deadlines counted from ``start`` (the moment the case was reported, or reopened)."""
+    return Deadlines(
+        accept_due_at=workdays.add_working_time(start, limits.accept_within, limits.accept_unit),
+        resolve_due_at=workdays.add_working_time(start, limits.resolve_within, limits.resolve_unit),
+    )
+
+
+def callback_due(resolved_at: dt.datetime) -> dt.datetime:
+    amount, unit = CALLBACK_WITHIN
+    return workdays.add_working_time(resolved_at, amount, unit)
+
+
+def paused_seconds(paused_at: dt.datetime, resumed_at: dt.datetime, unit: str) -> int:
+    """How long the clock stood still: working seconds, or elapsed seconds for a calendar-hours limit."""
+    if unit == TimeUnit.CALENDAR_HOURS:
+        return max(0, int((resumed_at - paused_at).total_seconds()))
+    return workdays.working_seconds_between(paused_at, resumed_at)
+
+
+def shift(due: dt.datetime, seconds: int, unit: str) -> dt.datetime:
+    """``due`` moved later by ``seconds`` of the clock it is counted on (the time a case was paused)."""
+    if seconds <= 0:
+        return due
+    if unit == TimeUnit.CALENDAR_HOURS:
+        return due + dt.timedelta(seconds=seconds)
+    return workdays.add_working_seconds(due, seconds)
+
+
+def is_overdue(due: dt.datetime | None, at: dt.datetime) -> bool:
+    return due is not None and at > due

@@ -1,0 +1,319 @@
+"""Appeals (民情诉求): categories, cases, their append-only timeline and idempotency keys.
+
+Fields and constraints only; every write goes through ``services.py``. ``Case`` carries ``region_code`` (its
+community's code as an integer) and ``grid`` like the registry's rows, so the scoping layer filters it with one
+indexed range or equality, and ``handler_department`` so a department sees what was routed to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from linli.cases.choices import (
+    OPEN_INDEX_STATUSES,
+    Action,
+    AttributeType,
+    Channel,
+    HandlingLevel,
+    Satisfaction,
+    Status,
+    TimeUnit,
+    Urgency,
+)
+from linli.org.models import Department
+from linli.registry.models import Building, Grid, Household, Resident, Unit
+
+DESCRIPTION_MAX = 5000
+
+
+class Category(models.Model):
+    """A kind of problem (分类), with its routing defaults and time limits; a tree (parent → children)."""
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    code = models.SlugField(_("代码"), max_length=48, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    description = models.CharField(_("说明"), max_length=300, blank=True)
+    default_level = models.CharField(
+        _("默认处置层级"), max_length=16, choices=HandlingLevel.choices, default=HandlingLevel.COMMUNITY
+    )
+    default_department_code = models.SlugField(_("默认职能部门代码"), max_length=32, blank=True)
+    accept_within = models.PositiveIntegerField(_("受理时限"), default=1)
+    accept_unit = models.CharField(
+        _("受理时限单位"), max_length=16, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS
+    )
+    resolve_within = models.PositiveIntegerField(_("办结时限"), default=5)
+    resolve_unit = models.CharField(
+        _("办结时限单位"), max_length=16, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS
+    )
+    service_code = models.CharField(_("Open311 服务代码"), max_length=32, unique=True)
+    keywords = models.CharField(_("关键词"), max_length=200, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+    sort = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        ordering = ["sort", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CategoryAttribute(models.Model):
+    """An extra field of a category (an Open311 service definition attribute)."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="attributes")
+    code = models.SlugField(_("代码"), max_length=48)
+    datatype = models.CharField(
+        _("数据类型"), max_length=16, choices=AttributeType.choices, default=AttributeType.STRING
+    )
+    required = models.BooleanField(_("必填"), default=False)
+    variable = models.BooleanField(default=True)  # Open311: false = informational only
+    description = models.CharField(_("说明"), max_length=200)
+    values = models.JSONField(_("可选值"), default=list, blank=True)  # [{"key": "...", "name": "..."}]
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+
+    class Meta:
+        ordering = ["category", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="category_attribute_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id}:{self.code}"
+
+
+class CaseSequence(models.Model):
+    """The last case number handed out on one (local) day; incremented by a conditional UPDATE."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
+
+
+def _open(**kwargs: Any) -> Q:
+    return Q(status__in=OPEN_INDEX_STATUSES, **kwargs)
+
+
+class Case(models.Model):
+    """One appeal (诉求/工单), whatever channel it came through."""
+
+    SCOPE_FIELDS = {
+        "region_code": "region_code",
+        "grid": "grid_id",
+        "building": "building_id",
+        "unit": "unit_id",
+        "department": "handler_department_id",
+    }
+
+    number = models.CharField(_("编号"), max_length=24, unique=True)
+    title = models.CharField(_("标题"), max_length=100)
+    description = models.TextField(_("描述"), max_length=DESCRIPTION_MAX)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases", db_index=False)
+    channel = models.CharField(_("来源渠道"), max_length=16, choices=Channel.choices)
+    attributes = models.JSONField(_("附加信息"), default=dict, blank=True)
+
+    # Place
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="cases", db_index=False)
+    region_code = models.BigIntegerField()
+    building = models.ForeignKey(
+        Building, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    lat = models.FloatField(null=True, blank=True)
+    lng = models.FloatField(null=True, blank=True)
+    address = models.CharField(_("地点"), max_length=200, blank=True)
+
+    # Reporter: nothing at all when anonymous; personal values encrypted, shown masked.
+    anonymous = models.BooleanField(_("匿名"), default=False)
+    resident = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    reporter_name_cipher = models.TextField(blank=True)
+    reporter_name_masked = models.CharField(_("反映人"), max_length=64, blank=True)
+    reporter_phone_cipher = models.TextField(blank=True)
+    reporter_phone_digest = models.CharField(max_length=64, blank=True)
+    reporter_phone_masked = models.CharField(_("联系电话"), max_length=20, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+
+    # Routing and handling
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
+    handling_level = models.CharField(
+        _("处置层级"), max_length=16, choices=HandlingLevel.choices, default=HandlingLevel.COMMUNITY
+    )
+    handler_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    handler_department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    # Clock (aware datetimes); the "overdue at this step" flags are set once when the step completes.
+    accept_due_at = models.DateTimeField(_("受理时限"), null=True, blank=True)
+    resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
+    callback_due_at = models.DateTimeField(_("回访时限"), null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(default=0)
+    accept_overdue = models.BooleanField(_("受理超时"), null=True, blank=True)
+    resolve_overdue = models.BooleanField(_("办结超时"), null=True, blank=True)
+    reopened_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
+    satisfaction = models.CharField(_("满意度"), max_length=16, choices=Satisfaction.choices, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases", db_index=False
+    )
+
+    tracking_token = models.CharField(max_length=43, unique=True)
+    created_at = models.DateTimeField(_("提交时间"))
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Keyset lists inside a scope (newest first).
+            models.Index(fields=["region_code", "id"], name="case_region_id"),
+            models.Index(fields=["grid", "id"], name="case_grid_id"),
+            models.Index(fields=["handler_department", "id"], name="case_dept_id"),
+            models.Index(fields=["category", "id"], name="case_category_id"),
+            models.Index(
+                fields=["merged_into"], name="case_merged_into", condition=Q(merged_into__isnull=False)
+            ),
+            # "My open cases" and "open and overdue / due soon" queues: partial indexes over open cases only.
+            models.Index(
+                fields=["handler_user", "resolve_due_at"], name="case_open_handler", condition=_open()
+            ),
+            models.Index(
+                fields=["handler_department", "resolve_due_at"], name="case_open_dept", condition=_open()
+            ),
+            models.Index(
+                fields=["region_code", "resolve_due_at"], name="case_open_region", condition=_open()
+            ),
+            # The sweeps claim due rows per step.
+            models.Index(fields=["accept_due_at"], name="case_accept_due", condition=Q(status="assigned")),
+            models.Index(
+                fields=["resolve_due_at"],
+                name="case_resolve_due",
+                condition=Q(status__in=["accepted", "in_progress"]),
+            ),
+            models.Index(
+                fields=["callback_due_at"],
+                name="case_callback_due",
+                condition=Q(status__in=["resolved", "awaiting_callback"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(anonymous=False)
+                | Q(
+                    resident__isnull=True,
+                    reporter_name_cipher="",
+                    reporter_phone_cipher="",
+                    created_by__isnull=True,
+                ),
+                name="case_anonymous_has_no_identity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_INDEX_STATUSES
+
+
+class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
+    """The timeline is append-only: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("CaseEvent rows are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("CaseEvent rows are append-only")
+
+
+class CaseEvent(models.Model):
+    """One entry of a case's timeline: a transition, a note, a merge into it. Never updated or deleted."""
+
+    NOTE = "note"
+    CREATE = "create"
+    MERGED_IN = "merged_in"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", db_index=False)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    kind = models.CharField(max_length=24)  # an Action value, "create", "note" or "merged_in"
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = CaseEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "id"], name="caseevent_case_id")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind_label(self) -> str:
+        labels = {
+            **dict(Action.choices),
+            self.NOTE: _("备注"),
+            self.CREATE: _("提交"),
+            self.MERGED_IN: _("并入重复诉求"),
+        }
+        return str(labels.get(self.kind, self.kind))
+
+
+class IdempotencyKey(models.Model):
+    """A client's retry key: the same key returns the first case; a reused key with another payload conflicts."""
+
+    client = models.CharField(
+        max_length=64, blank=True
+    )  # "" for the console and mobile pages, else the API client
+    key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, null=True, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.client}:{self.key}"

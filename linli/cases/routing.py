@@ -1,0 +1,60 @@
+"""Triage defaults (分级分流): what a category and a place suggest for level and department.
+
+``SUGGESTERS`` is the hook where smart triage (a later issue) plugs in: each is called with the category, grid,
+title and description and may return a ``Suggestion`` that overrides the category defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from linli.cases.choices import HandlingLevel
+from linli.cases.models import Category
+from linli.org.models import Department
+from linli.registry.models import Grid, Region
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    category: Category
+    handling_level: str
+    department: Department | None
+    source: str = "category"  # "category" or the suggester's name
+
+
+Suggester = Callable[[Category, Grid, str, str], Suggestion | None]
+SUGGESTERS: list[Suggester] = []
+
+
+def department_for(code: str, grid: Grid) -> Department | None:
+    """The department with ``code`` of the grid's county (or, failing that, of its street)."""
+    if not code:
+        return None
+    row = (
+        Region.objects.filter(pk=grid.community_id)
+        .values_list("parent_id", "parent__parent_id", "parent__parent__level")
+        .first()
+    )
+    if row is None:
+        return None
+    street_id, county_id, county_level = row
+    candidates = [r for r in (county_id if county_level == "county" else None, street_id) if r]
+    found = {d.region_id: d for d in Department.objects.filter(code=code, region_id__in=candidates)}
+    return next((found[r] for r in candidates if r in found), None)
+
+
+def category_defaults(category: Category, grid: Grid) -> Suggestion:
+    level = category.default_level
+    department = None
+    if level == HandlingLevel.DEPARTMENT:
+        department = department_for(category.default_department_code, grid)
+    return Suggestion(category=category, handling_level=level, department=department)
+
+
+def suggest(category: Category, grid: Grid, title: str = "", description: str = "") -> Suggestion:
+    for suggester in SUGGESTERS:
+        found = suggester(category, grid, title, description)
+        if found is not None:
+            return found
+    return category_defaults(category, grid)

@@ -1,0 +1,645 @@
+"""Writes to cases. ``case_create`` is the one intake for every channel; ``transition`` is the one place a case's
+status changes: a conditional UPDATE on (status, version), then the timeline row and the audit row in the same
+transaction. Zero rows updated means someone else acted first: ConflictError, nothing written.
+
+``actor=None`` means the system (sweeps) or the reporter through the tracking link; interface code passes the
+signed-in user, whose scope (``linli.org.access``) is checked here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from linli.audit import services as audit
+from linli.cases import deadlines, routing
+from linli.cases.choices import (
+    ACTIONS,
+    CALLBACK_SATISFACTION,
+    Action,
+    Channel,
+    HandlingLevel,
+    Satisfaction,
+    Status,
+    Urgency,
+)
+from linli.cases.models import DESCRIPTION_MAX, Case, CaseEvent, Category, IdempotencyKey
+from linli.cases.numbering import next_number
+from linli.core.crypto import cipher
+from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
+from linli.core.masking import mask_name, mask_phone
+from linli.org import access
+from linli.org.access import Cap
+from linli.org.models import Department
+from linli.registry.models import Building, Grid, Household, Resident, Unit
+
+CASE = "cases.case"
+TITLE_MAX = 100
+
+# Which capability each action needs over the case.
+ACTION_CAP: dict[str, str] = {
+    Action.TRIAGE: Cap.CASE_TRIAGE,
+    Action.ASSIGN: Cap.CASE_TRIAGE,
+    Action.ACCEPT: Cap.CASE_HANDLE,
+    Action.START: Cap.CASE_HANDLE,
+    Action.PAUSE: Cap.CASE_HANDLE,
+    Action.RESUME: Cap.CASE_HANDLE,
+    Action.RESOLVE: Cap.CASE_HANDLE,
+    Action.REQUEST_CALLBACK: Cap.CASE_TRIAGE,
+    Action.CONFIRM: Cap.CASE_TRIAGE,
+    Action.REOPEN: Cap.CASE_TRIAGE,
+    Action.CLOSE_NO_RESPONSE: Cap.CASE_TRIAGE,
+    Action.REJECT: Cap.CASE_TRIAGE,
+    Action.MERGE: Cap.CASE_TRIAGE,
+}
+
+
+class TransitionNotAllowed(LinliError):
+    """The action cannot start from the case's current status."""
+
+
+# ---------------------------------------------------------------------------------------------------- intake
+
+
+@dataclass
+class _Intake:
+    values: dict[str, Any]
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean_text(value: str | None, label: str, limit: int, *, required: bool) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise LinliError(f"请填写{label}")
+    if len(text) > limit:
+        raise LinliError(f"{label}不能超过 {limit} 个字（当前 {len(text)} 个字）")
+    return text
+
+
+def _clean_point(lat: float | None, lng: float | None) -> tuple[float | None, float | None]:
+    if lat is None and lng is None:
+        return None, None
+    if lat is None or lng is None:
+        raise LinliError("经纬度须同时提供")
+    try:
+        lat, lng = float(lat), float(lng)
+    except (TypeError, ValueError) as exc:
+        raise LinliError("经纬度格式不正确") from exc
+    if not (math.isfinite(lat) and math.isfinite(lng)) or not (3.5 <= lat <= 54.0 and 73.0 <= lng <= 136.0):
+        raise LinliError("坐标不在中国境内，请重新定位")
+    return lat, lng
+
+
+def _clean_place(
+    grid: Grid, building: Building | None, unit: Unit | None, household: Household | None
+) -> tuple[Building | None, Unit | None]:
+    if household is not None:
+        if household.grid_id != grid.pk:
+            raise LinliError("所选住户不在该网格内")
+        building = building or household.building
+        unit = unit or household.unit
+    if unit is not None:
+        building = building or unit.building
+        if unit.building_id != (building.pk if building else None):
+            raise LinliError("所选单元不属于该楼栋")
+    if building is not None and building.grid_id != grid.pk:
+        raise LinliError("所选楼栋不在该网格内")
+    return building, unit
+
+
+def _intake(
+    *,
+    channel: str,
+    category: Category,
+    grid: Grid,
+    title: str,
+    description: str,
+    building: Building | None,
+    unit: Unit | None,
+    household: Household | None,
+    lat: float | None,
+    lng: float | None,
+    address: str,
+    urgency: str,
+    attributes: dict[str, Any] | None,
+    anonymous: bool,
+    reporter: Resident | None,
+    reporter_name: str,
+    reporter_phone: str,
+) -> _Intake:
+    """Validated column values (before any write), plus what the idempotency fingerprint covers."""
+    if channel not in Channel.values:
+        raise LinliError(f"未知的来源渠道：{channel}")
+    if urgency not in Urgency.values:
+        raise LinliError(f"未知的紧急程度：{urgency}")
+    if not category.active:
+        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类")
+    description = _clean_text(description, "问题描述", DESCRIPTION_MAX, required=True)
+    title = _clean_text(title, "标题", TITLE_MAX, required=False) or description[:30]
+    building, unit = _clean_place(grid, building, unit, household)
+    lat, lng = _clean_point(lat, lng)
+    address = _clean_text(address, "地点", 200, required=False)
+    anonymous = anonymous or channel == Channel.WISH_BOX
+    values: dict[str, Any] = {
+        "channel": channel,
+        "category": category,
+        "grid": grid,
+        "region_code": grid.region_code,
+        "title": title,
+        "description": description,
+        "building": building,
+        "unit": unit,
+        "household": household,
+        "lat": lat,
+        "lng": lng,
+        "address": address,
+        "urgency": urgency,
+        "attributes": attributes or {},
+        "anonymous": anonymous,
+    }
+    fingerprint = {k: getattr(v, "pk", v) for k, v in values.items()}
+    if not anonymous:
+        name = _clean_text(reporter_name, "反映人姓名", 64, required=False)
+        phone = _clean_text(reporter_phone, "联系电话", 20, required=False)
+        if reporter is not None:
+            values["resident"] = reporter
+            name = name or reporter.name
+        c = cipher()
+        if name:
+            values["reporter_name_cipher"] = c.encrypt(name)
+            values["reporter_name_masked"] = mask_name(name)
+        if phone:
+            values["reporter_phone_cipher"] = c.encrypt(phone)
+            values["reporter_phone_digest"] = c.digest(phone, "phone")
+            values["reporter_phone_masked"] = mask_phone(phone)
+        elif reporter is not None and reporter.phone_cipher:
+            values["reporter_phone_cipher"] = reporter.phone_cipher
+            values["reporter_phone_digest"] = reporter.phone_digest
+            values["reporter_phone_masked"] = reporter.phone_masked
+        fingerprint |= {"resident": getattr(reporter, "pk", None), "name": name, "phone": phone}
+    return _Intake(values, fingerprint)
+
+
+def _request_hash(fingerprint: dict[str, Any]) -> str:
+    # A keyed hash: the fingerprint may hold a reporter's phone, which must not be recoverable from the row.
+    payload = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, default=str)
+    return cipher().digest(payload, "idempotency")
+
+
+def _claim_key(client: str, key: str, request_hash: str) -> Case | None:
+    """Claim ``key`` for this request (None), or the case an earlier request with the same key created.
+
+    The unique (client, key) index is the lock: a concurrent request with the same key waits for the first to
+    commit and then finds its row."""
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                client=client, key=key, request_hash=request_hash, created_at=timezone.now()
+            )
+        return None
+    except IntegrityError:
+        row = IdempotencyKey.objects.select_related("case").get(client=client, key=key)
+    if row.request_hash != request_hash:
+        raise ConflictError("该幂等键已用于另一条不同内容的诉求，请使用新的幂等键")
+    if row.case is None:
+        raise ConflictError("相同的请求正在处理中，请稍后重试")
+    return row.case
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    """What the audit trail shows of a case: routing and clock, never the reporter."""
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "number": case.number,
+        "status": case.status,
+        "channel": case.channel,
+        "category_id": case.category_id,
+        "grid_id": case.grid_id,
+        "urgency": case.urgency,
+        "handling_level": case.handling_level,
+        "handler_department_id": case.handler_department_id,
+        "handler_user_id": case.handler_user_id,
+        "accept_due_at": iso(case.accept_due_at),
+        "resolve_due_at": iso(case.resolve_due_at),
+    }
+
+
+def _limits(category: Category) -> deadlines.Limits:
+    return deadlines.Limits(
+        category.accept_within, category.accept_unit, category.resolve_within, category.resolve_unit
+    )
+
+
+def case_create(
+    *,
+    channel: str,
+    category: Category,
+    grid: Grid,
+    description: str,
+    title: str = "",
+    building: Building | None = None,
+    unit: Unit | None = None,
+    household: Household | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    address: str = "",
+    urgency: str = Urgency.NORMAL,
+    attributes: dict[str, Any] | None = None,
+    actor: Any = None,
+    reporter: Resident | None = None,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    anonymous: bool = False,
+    idempotency_key: str | None = None,
+    client: str = "",
+    source: str = "console",
+) -> Case:
+    """Create a case from any channel, with its number, deadlines, triage defaults, timeline and audit rows.
+
+    Anonymous cases (and every wish-box case) keep no reporter, no phone and no user: not on the case, not on its
+    timeline, not in the audit trail. With ``idempotency_key`` a retried request returns the first case."""
+    intake = _intake(
+        channel=channel,
+        category=category,
+        grid=grid,
+        title=title,
+        description=description,
+        building=building,
+        unit=unit,
+        household=household,
+        lat=lat,
+        lng=lng,
+        address=address,
+        urgency=urgency,
+        attributes=attributes,
+        anonymous=anonymous,
+        reporter=reporter,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+    )
+    key = (idempotency_key or "").strip()
+    if len(key) > 128:
+        raise LinliError("幂等键不能超过 128 个字符")
+    anonymous = intake.values["anonymous"]
+    who = None if anonymous else actor
+    with transaction.atomic():
+        if key:
+            earlier = _claim_key(client[:64], key, _request_hash(intake.fingerprint))
+            if earlier is not None:
+                return earlier
+        now = timezone.now()
+        due = deadlines.compute(now, _limits(category))
+        suggestion = routing.suggest(category, grid, intake.values["title"], intake.values["description"])
+        case = Case.objects.create(
+            **intake.values,
+            number=next_number(now),
+            status=Status.SUBMITTED,
+            handling_level=suggestion.handling_level,
+            handler_department=suggestion.department,
+            created_by=who if getattr(who, "pk", None) else None,
+            accept_due_at=due.accept_due_at,
+            resolve_due_at=due.resolve_due_at,
+            tracking_token=secrets.token_urlsafe(24),
+            created_at=now,
+            updated_at=now,
+        )
+        if key:
+            IdempotencyKey.objects.filter(client=client[:64], key=key).update(case=case)
+        _event(
+            case,
+            kind=CaseEvent.CREATE,
+            actor=who,
+            at=now,
+            to_status=Status.SUBMITTED,
+            data={
+                "channel": channel,
+                "category": category.code,
+                "suggested_by": suggestion.source,
+                "accept_due_at": due.accept_due_at.isoformat(),
+                "resolve_due_at": due.resolve_due_at.isoformat(),
+            },
+        )
+        audit.change_record(
+            actor=who, entity=CASE, entity_id=case.pk, action="create", after=_snapshot(case), source=source
+        )
+    return case
+
+
+def _event(
+    case: Case,
+    *,
+    kind: str,
+    actor: Any,
+    at: dt.datetime,
+    from_status: str = "",
+    to_status: str = "",
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        at=at,
+        actor=actor if getattr(actor, "pk", None) else None,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        note=note[:2000],
+        data=data or {},
+    )
+
+
+# ------------------------------------------------------------------------------------------------ transitions
+
+
+def _authorize(actor: Any, capability: str, case: Case) -> None:
+    if actor is None:
+        return
+    if not access.can(actor, Cap.CASE_VIEW, case):
+        raise NotFound("诉求不存在或不在您的管辖范围内")
+    if not access.can(actor, capability, case):
+        raise PermissionDenied("您没有权限对该诉求执行此操作")
+
+
+@dataclass
+class _Step:
+    """What one action changes besides status and version, and what its timeline entry records."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[Case], None] | None = None  # extra writes once the UPDATE succeeded
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _require_note(note: str, what: str) -> None:
+    if len(note.strip()) < 2:
+        raise LinliError(f"请填写{what}")
+
+
+def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    category: Category = data.get("category") or case.category
+    if not category.active:
+        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类")
+    suggestion = routing.suggest(category, case.grid, case.title, case.description)
+    level = data.get("handling_level") or suggestion.handling_level
+    if level not in HandlingLevel.values:
+        raise LinliError(f"未知的处置层级：{level}")
+    department: Department | None = data.get("handler_department", suggestion.department)
+    urgency = data.get("urgency") or case.urgency
+    if urgency not in Urgency.values:
+        raise LinliError(f"未知的紧急程度：{urgency}")
+    overridden = level != suggestion.handling_level or department != suggestion.department
+    if overridden:
+        _require_note(note, "调整处置层级或承办部门的理由")
+    step = _Step(
+        values={
+            "category": category,
+            "handling_level": level,
+            "handler_department": department,
+            "urgency": urgency,
+        },
+        data={
+            "category": category.code,
+            "handling_level": level,
+            "handler_department": department.code if department else None,
+            "urgency": urgency,
+            "overridden": overridden,
+        },
+    )
+    if category.pk != case.category_id:
+        # Re-routed after a wrong category: the clock keeps its start (the moment of reporting).
+        due = deadlines.compute(case.created_at, _limits(category))
+        step.values |= {"accept_due_at": due.accept_due_at, "resolve_due_at": due.resolve_due_at}
+        step.data |= {
+            "previous_category": case.category.code,
+            "accept_due_at": _iso(due.accept_due_at),
+            "resolve_due_at": _iso(due.resolve_due_at),
+        }
+    return step
+
+
+def _step_assign(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    user = data.get("handler_user", case.handler_user)
+    department = data.get("handler_department", case.handler_department)
+    level = data.get("handling_level") or case.handling_level
+    if level not in HandlingLevel.values:
+        raise LinliError(f"未知的处置层级：{level}")
+    if user is None and department is None:
+        raise LinliError("请指定承办人或承办部门")
+    return _Step(
+        values={"handler_user": user, "handler_department": department, "handling_level": level},
+        data={
+            "handler_user": getattr(user, "pk", None),
+            "handler_department": department.code if department else None,
+            "handling_level": level,
+        },
+    )
+
+
+def _step_accept(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    late = deadlines.is_overdue(case.accept_due_at, now)
+    values: dict[str, Any] = {"accepted_at": now}
+    if case.accept_overdue is None:  # frozen at the first acceptance, never recomputed
+        values["accept_overdue"] = late
+    if case.handler_user_id is None and getattr(actor, "pk", None):
+        values["handler_user"] = actor
+    return _Step(values=values, data={"overdue": late})
+
+
+def _step_pause(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    _require_note(note, "暂停原因（如等待居民配合）")
+    return _Step(values={"paused_at": now}, data={"resumes_to": Status.IN_PROGRESS})
+
+
+def _step_resume(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    unit = case.category.resolve_unit
+    stood = deadlines.paused_seconds(case.paused_at or now, now, unit)
+    due = case.resolve_due_at and deadlines.shift(case.resolve_due_at, stood, unit)
+    return _Step(
+        values={"paused_at": None, "paused_seconds": F("paused_seconds") + stood, "resolve_due_at": due},
+        data={"paused_seconds": stood, "resolve_due_at": _iso(due)},
+    )
+
+
+def _step_resolve(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    _require_note(note, "办理结果")
+    late = deadlines.is_overdue(case.resolve_due_at, now)
+    callback = deadlines.callback_due(now)
+    values: dict[str, Any] = {"resolved_at": now, "callback_due_at": callback}
+    if case.resolve_overdue is None:  # frozen at the first resolution, never recomputed
+        values["resolve_overdue"] = late
+    return _Step(values=values, data={"overdue": late, "callback_due_at": _iso(callback)})
+
+
+def _step_confirm(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    satisfaction = data.get("satisfaction")
+    if satisfaction not in CALLBACK_SATISFACTION - {Satisfaction.UNSATISFIED}:
+        raise LinliError("请选择回访结果：满意、基本满意或不满意")
+    return _Step(
+        values={"satisfaction": satisfaction, "closed_at": now, "callback_due_at": None},
+        data={"satisfaction": satisfaction},
+    )
+
+
+def _step_reopen(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    due = deadlines.compute(now, _limits(case.category))
+    satisfaction = data.get("satisfaction") or Satisfaction.UNSATISFIED
+    return _Step(
+        values={
+            "reopened_count": F("reopened_count") + 1,
+            "satisfaction": satisfaction,
+            "accepted_at": None,
+            "resolved_at": None,
+            "callback_due_at": None,
+            "accept_due_at": due.accept_due_at,
+            "resolve_due_at": due.resolve_due_at,
+        },
+        data={
+            "satisfaction": satisfaction,
+            "accept_due_at": _iso(due.accept_due_at),
+            "resolve_due_at": _iso(due.resolve_due_at),
+        },
+    )
+
+
+def _step_close_no_response(
+    case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]
+) -> _Step:
+    return _Step(
+        values={"satisfaction": Satisfaction.NO_RESPONSE, "closed_at": now, "callback_due_at": None},
+        data={"satisfaction": Satisfaction.NO_RESPONSE},
+    )
+
+
+def _step_reject(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    _require_note(note, "不予受理的理由")
+    return _Step(values={"closed_at": now})
+
+
+def _step_merge(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    into: Case | None = data.get("into")
+    if into is None:
+        raise LinliError("请选择要合并到的诉求")
+    if into.pk == case.pk:
+        raise LinliError("不能合并到自身")
+    if into.status in (Status.MERGED, Status.REJECTED):
+        raise LinliError(f"诉求 {into.number} 已{into.get_status_display()}，不能作为合并目标")
+    if actor is not None and not access.can(actor, Cap.CASE_TRIAGE, into):
+        raise NotFound("目标诉求不存在或不在您的管辖范围内")
+
+    def record_on_target(merged: Case) -> None:
+        _event(
+            into,
+            kind=CaseEvent.MERGED_IN,
+            actor=actor,
+            at=now,
+            data={"case": merged.pk, "number": merged.number},
+        )
+
+    return _Step(
+        values={"merged_into": into, "closed_at": now},
+        data={"into": into.pk, "into_number": into.number},
+        after=record_on_target,
+    )
+
+
+def _step_nothing(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    return _Step()
+
+
+_STEPS: dict[str, Callable[[Case, Any, dt.datetime, str, dict[str, Any]], _Step]] = {
+    Action.TRIAGE: _step_triage,
+    Action.ASSIGN: _step_assign,
+    Action.ACCEPT: _step_accept,
+    Action.START: _step_nothing,
+    Action.PAUSE: _step_pause,
+    Action.RESUME: _step_resume,
+    Action.RESOLVE: _step_resolve,
+    Action.REQUEST_CALLBACK: _step_nothing,
+    Action.CONFIRM: _step_confirm,
+    Action.REOPEN: _step_reopen,
+    Action.CLOSE_NO_RESPONSE: _step_close_no_response,
+    Action.REJECT: _step_reject,
+    Action.MERGE: _step_merge,
+}
+
+
+@transaction.atomic
+def transition(
+    *, case: Case, action: str, actor: Any, version: int, note: str = "", source: str = "console", **data: Any
+) -> Case:
+    """Carry out ``action`` on ``case`` as it was at ``version`` (the version the user saw).
+
+    Raises NotFound (outside the actor's scope), PermissionDenied (visible, but not theirs to act on),
+    TransitionNotAllowed (not from this status), LinliError (missing input) or ConflictError (changed meanwhile);
+    in every case nothing is written. ``confirm`` with ``satisfaction="unsatisfied"`` reopens the case."""
+    if action not in ACTIONS:
+        raise LinliError(f"未知的操作：{action}")
+    _authorize(actor, ACTION_CAP[action], case)
+    note = (note or "").strip()
+    if case.version != version:
+        raise ConflictError("已被他人处理，请刷新")
+    if action == Action.CONFIRM and data.get("satisfaction") == Satisfaction.UNSATISFIED:
+        action = Action.REOPEN
+    move = ACTIONS[action]
+    if case.status not in move.sources:
+        raise TransitionNotAllowed(
+            f"诉求当前为“{case.get_status_display()}”，不能执行“{Action(action).label}”"
+        )
+    now = timezone.now()
+    step = _STEPS[action](case, actor, now, note, data)
+    updated = Case.objects.filter(pk=case.pk, status=case.status, version=version).update(
+        status=move.target, version=F("version") + 1, updated_at=now, **step.values
+    )
+    if not updated:
+        raise ConflictError("已被他人处理，请刷新")
+    before = _snapshot(case)
+    from_status = case.status
+    case.refresh_from_db()
+    _event(
+        case,
+        kind=action,
+        actor=actor,
+        at=now,
+        from_status=from_status,
+        to_status=case.status,
+        note=note,
+        data=step.data,
+    )
+    b, a = audit.diff(before, _snapshot(case))
+    audit.change_record(
+        actor=actor,
+        entity=CASE,
+        entity_id=case.pk,
+        action="update",
+        before=b,
+        after=a | {"action": action},
+        source=source,
+        note=note,
+    )
+    if step.after is not None:
+        step.after(case)
+    return case
+
+
+@transaction.atomic
+def case_note(*, case: Case, actor: Any, note: str) -> CaseEvent:
+    """A note on the timeline (no status change, no version bump)."""
+    _authorize(actor, Cap.CASE_VIEW, case)
+    note = (note or "").strip()
+    _require_note(note, "备注内容")
+    return _event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
