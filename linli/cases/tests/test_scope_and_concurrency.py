@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -168,9 +169,11 @@ def test_two_handlers_accept_at_once(world, make_case):
         handler_user=world.users["grid_worker"],
     )
     handlers = [world.users["grid_worker"], world.users["community_worker"]]
+    # Both handlers opened the case page before either clicked: they act on the same version.
+    seen = Case.objects.get(pk=case.pk)
 
     def accept(i: int) -> str:
-        mine = Case.objects.get(pk=case.pk)
+        mine = copy.copy(seen)
         services.transition(case=mine, action="accept", actor=handlers[i], version=mine.version)
         return "ok"
 
