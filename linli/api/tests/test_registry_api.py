@@ -255,3 +255,9 @@ def test_post_create_through_api_respects_scope(world):
         f"{API}/posts/{made.json()['id']}/end", {"ended_on": "2025-02-01"}, content_type="application/json"
     )
     assert ended.status_code == 200 and ended.json()["ended_on"] == "2025-02-01"
+
+
+def test_api_docs_page_uses_no_cdn(world):
+    page = client_for(world, "grid_worker").get(f"{API}/docs").content.decode()
+    assert "swagger" in page.lower()
+    assert "cdn.jsdelivr" not in page and "unpkg.com" not in page
