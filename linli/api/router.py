@@ -20,6 +20,7 @@ api = NinjaAPI(
 )
 api.add_router("/", registry_router)
 api.add_router("/", org_router)
+api.add_router("/", "linli.api.cases.router", tags=["cases"])
 
 
 @api.exception_handler(PermissionDenied)

@@ -39,6 +39,27 @@ class Action(models.TextChoices):
     MERGE = "merge", _("合并")
 
 
+class SystemAction(models.TextChoices):
+    """What the due-time sweeps do to a case (actor = the system). They never change its status, so they live
+    outside the state machine's ``ACTIONS``; each still bumps the version and writes a timeline entry."""
+
+    SUPERVISE = "supervise", _("督办")
+    ESCALATE = "escalate", _("逾期升级")
+
+
+class Step(models.TextChoices):
+    """A timed step of a case: the clock each deadline belongs to."""
+
+    ACCEPT = "accept", _("受理")
+    RESOLVE = "resolve", _("办结")
+    CALLBACK = "callback", _("回访")
+
+
+class SupervisionLevel(models.TextChoices):
+    YELLOW = "yellow", _("黄牌督办")
+    RED = "red", _("红牌督办")
+
+
 class Channel(models.TextChoices):
     QR_RESIDENT = "qr_resident", _("居民扫码")
     GRID_WORKER = "grid_worker", _("网格员上报")
@@ -126,6 +147,16 @@ OPEN = tuple(s for s in Status.values if s not in TERMINAL)
 WAITING_ACCEPT = (S.ASSIGNED,)
 HANDLING = (S.ACCEPTED, S.IN_PROGRESS)
 CALLBACK = (S.RESOLVED, S.AWAITING_CALLBACK)
+# Statuses in which the accept clock runs (reported, not yet accepted).
+ACCEPT_CLOCK = (S.SUBMITTED, S.TRIAGED, S.ASSIGNED)
+# The sweep's marks per step on ``Case.accept_alert`` / ``resolve_alert``: 0 none, 1 yellow issued, 2 red issued.
+ALERT_NONE, ALERT_YELLOW, ALERT_RED = 0, 1, 2
+# Escalation climbs one handling level; street and department are the top levels (the county supervises them).
+LEVEL_UP: dict[str, str] = {
+    HandlingLevel.BUILDING: HandlingLevel.GRID,
+    HandlingLevel.GRID: HandlingLevel.COMMUNITY,
+    HandlingLevel.COMMUNITY: HandlingLevel.STREET,
+}
 # Sortable "open" set used in partial index conditions (kept literal so migrations stay stable).
 OPEN_INDEX_STATUSES = [str(s) for s in OPEN]
 

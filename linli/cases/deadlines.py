@@ -26,14 +26,32 @@ class Limits:
 class Deadlines:
     accept_due_at: dt.datetime
     resolve_due_at: dt.datetime
+    accept_soon_at: dt.datetime  # the yellow mark: ``DUE_SOON_SHARE`` of the accept window used up
+    resolve_soon_at: dt.datetime
 
 
 def compute(start: dt.datetime, limits: Limits) -> Deadlines:
-    """Both deadlines counted from ``start`` (the moment the case was reported, or reopened)."""
+    """Both deadlines counted from ``start`` (the moment the case was reported, or reopened), with their
+    due-soon marks."""
+    accept = workdays.add_working_time(start, limits.accept_within, limits.accept_unit)
+    resolve = workdays.add_working_time(start, limits.resolve_within, limits.resolve_unit)
     return Deadlines(
-        accept_due_at=workdays.add_working_time(start, limits.accept_within, limits.accept_unit),
-        resolve_due_at=workdays.add_working_time(start, limits.resolve_within, limits.resolve_unit),
+        accept_due_at=accept,
+        resolve_due_at=resolve,
+        accept_soon_at=due_soon(start, accept, limits.accept_unit),
+        resolve_soon_at=due_soon(start, resolve, limits.resolve_unit),
     )
+
+
+def due_soon(start: dt.datetime, due: dt.datetime, unit: str) -> dt.datetime:
+    """The moment ``DUE_SOON_SHARE`` of the window from ``start`` to ``due`` is used up, counted on the same
+    clock as the limit (working time, or elapsed time for a calendar-hours limit)."""
+    if due <= start:
+        return due
+    if unit == TimeUnit.CALENDAR_HOURS:
+        return start + (due - start) * DUE_SOON_SHARE
+    window = workdays.working_seconds_between(start, due)
+    return min(due, workdays.add_working_seconds(start, int(window * DUE_SOON_SHARE)))
 
 
 def callback_due(resolved_at: dt.datetime) -> dt.datetime:

@@ -15,6 +15,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from linli.cases.choices import (
+    ACCEPT_CLOCK,
+    ALERT_NONE,
+    ALERT_RED,
+    HANDLING,
     OPEN_INDEX_STATUSES,
     Action,
     AttributeType,
@@ -22,6 +26,9 @@ from linli.cases.choices import (
     HandlingLevel,
     Satisfaction,
     Status,
+    Step,
+    SupervisionLevel,
+    SystemAction,
     TimeUnit,
     Urgency,
 )
@@ -96,6 +103,10 @@ class CaseSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last}"
+
+
+_ACCEPT_CLOCK = [str(s) for s in ACCEPT_CLOCK]
+_HANDLING = [str(s) for s in HANDLING]
 
 
 def _open(**kwargs: Any) -> Q:
@@ -183,6 +194,11 @@ class Case(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_seconds = models.PositiveIntegerField(default=0)
+    # The due-time sweeps: the yellow marks (80 % of each window) and what was issued per step (choices.ALERT_*).
+    accept_soon_at = models.DateTimeField(null=True, blank=True)
+    resolve_soon_at = models.DateTimeField(null=True, blank=True)
+    accept_alert = models.PositiveSmallIntegerField(default=ALERT_NONE)
+    resolve_alert = models.PositiveSmallIntegerField(default=ALERT_NONE)
     accept_overdue = models.BooleanField(_("受理超时"), null=True, blank=True)
     resolve_overdue = models.BooleanField(_("办结超时"), null=True, blank=True)
     reopened_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
@@ -226,6 +242,27 @@ class Case(models.Model):
                 fields=["callback_due_at"],
                 name="case_callback_due",
                 condition=Q(status__in=["resolved", "awaiting_callback"]),
+            ),
+            # Rows the due-time sweeps still have to act on; a row leaves its index once its notice is issued.
+            models.Index(
+                fields=["accept_soon_at"],
+                name="case_accept_soon_todo",
+                condition=Q(status__in=_ACCEPT_CLOCK, accept_alert=ALERT_NONE),
+            ),
+            models.Index(
+                fields=["accept_due_at"],
+                name="case_accept_late_todo",
+                condition=Q(status__in=_ACCEPT_CLOCK, accept_alert__lt=ALERT_RED),
+            ),
+            models.Index(
+                fields=["resolve_soon_at"],
+                name="case_resolve_soon_todo",
+                condition=Q(status__in=_HANDLING, resolve_alert=ALERT_NONE),
+            ),
+            models.Index(
+                fields=["resolve_due_at"],
+                name="case_resolve_late_todo",
+                condition=Q(status__in=_HANDLING, resolve_alert__lt=ALERT_RED),
             ),
         ]
         constraints = [
@@ -294,11 +331,39 @@ class CaseEvent(models.Model):
     def kind_label(self) -> str:
         labels = {
             **dict(Action.choices),
+            **dict(SystemAction.choices),
             self.NOTE: _("备注"),
             self.CREATE: _("提交"),
             self.MERGED_IN: _("并入重复诉求"),
         }
         return str(labels.get(self.kind, self.kind))
+
+
+class Supervision(models.Model):
+    """A supervision notice (督办): yellow when 80 % of a step's window is used up, red when it is overdue.
+
+    Issued at most once per case, step, level and round (the case's rework count when issued), which the unique
+    constraint guarantees whatever number of monitors run."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="supervisions", db_index=False)
+    step = models.CharField(_("环节"), max_length=16, choices=Step.choices)
+    level = models.CharField(_("督办等级"), max_length=8, choices=SupervisionLevel.choices)
+    round = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(_("时限"))
+    issued_at = models.DateTimeField(_("督办时间"))
+    read_at = models.DateTimeField(_("阅知时间"), null=True, blank=True)
+    notified_user_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "step", "level", "round"], name="supervision_once_per_step_level"
+            )
+        ]
+        indexes = [models.Index(fields=["issued_at"], name="supervision_issued")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.step} {self.level}"
 
 
 class IdempotencyKey(models.Model):

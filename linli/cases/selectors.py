@@ -26,6 +26,7 @@ class CaseFilter:
     statuses: tuple[str, ...] = ()
     open_only: bool = False
     overdue: bool = False  # open and past its accept or resolve deadline
+    due_soon: bool = False  # open, not yet overdue, its running deadline within ``DUE_SOON``
     category_id: int | None = None
     grid_id: int | None = None
     region: Region | None = None
@@ -33,11 +34,19 @@ class CaseFilter:
     handler_user_id: int | None = None
     channel: str = ""
     number: str = ""
+    q: str = ""  # a case number (exact) or words of the title
 
 
 def _overdue_q(now: dt.datetime) -> Q:
     return Q(status__in=WAITING_ACCEPT, accept_due_at__lt=now) | Q(
         status__in=HANDLING, resolve_due_at__lt=now
+    )
+
+
+def _due_soon_q(now: dt.datetime) -> Q:
+    soon = now + DUE_SOON
+    return Q(status__in=WAITING_ACCEPT, accept_due_at__gte=now, accept_due_at__lte=soon) | Q(
+        status__in=HANDLING, resolve_due_at__gte=now, resolve_due_at__lte=soon
     )
 
 
@@ -50,6 +59,11 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
         qs = qs.filter(status__in=list(OPEN))
     if filters.overdue:
         qs = qs.filter(_overdue_q(timezone.now()))
+    if filters.due_soon:
+        qs = qs.filter(_due_soon_q(timezone.now()))
+    if filters.q.strip():
+        text = filters.q.strip()[:100]
+        qs = qs.filter(Q(number=text.upper()) | Q(title__icontains=text))
     if filters.category_id is not None:
         qs = qs.filter(category_id=filters.category_id)
     if filters.grid_id is not None:

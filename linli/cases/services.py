@@ -23,13 +23,22 @@ from django.utils import timezone
 from linli.audit import services as audit
 from linli.cases import deadlines, routing
 from linli.cases.choices import (
+    ACCEPT_CLOCK,
     ACTIONS,
+    ALERT_NONE,
+    ALERT_RED,
+    ALERT_YELLOW,
     CALLBACK_SATISFACTION,
+    HANDLING,
+    LEVEL_UP,
     Action,
     Channel,
     HandlingLevel,
     Satisfaction,
     Status,
+    Step,
+    SupervisionLevel,
+    SystemAction,
     Urgency,
 )
 from linli.cases.models import DESCRIPTION_MAX, Case, CaseEvent, Category, IdempotencyKey
@@ -311,6 +320,8 @@ def case_create(
             created_by=who if getattr(who, "pk", None) else None,
             accept_due_at=due.accept_due_at,
             resolve_due_at=due.resolve_due_at,
+            accept_soon_at=due.accept_soon_at,
+            resolve_soon_at=due.resolve_soon_at,
             tracking_token=secrets.token_urlsafe(24),
             created_at=now,
             updated_at=now,
@@ -423,7 +434,12 @@ def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
     if category.pk != case.category_id:
         # Re-routed after a wrong category: the clock keeps its start (the moment of reporting).
         due = deadlines.compute(case.created_at, _limits(category))
-        step.values |= {"accept_due_at": due.accept_due_at, "resolve_due_at": due.resolve_due_at}
+        step.values |= {
+            "accept_due_at": due.accept_due_at,
+            "resolve_due_at": due.resolve_due_at,
+            "accept_soon_at": due.accept_soon_at,
+            "resolve_soon_at": due.resolve_soon_at,
+        }
         step.data |= {
             "previous_category": case.category.code,
             "accept_due_at": _iso(due.accept_due_at),
@@ -469,8 +485,14 @@ def _step_resume(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
     unit = case.category.resolve_unit
     stood = deadlines.paused_seconds(case.paused_at or now, now, unit)
     due = case.resolve_due_at and deadlines.shift(case.resolve_due_at, stood, unit)
+    soon = case.resolve_soon_at and deadlines.shift(case.resolve_soon_at, stood, unit)
     return _Step(
-        values={"paused_at": None, "paused_seconds": F("paused_seconds") + stood, "resolve_due_at": due},
+        values={
+            "paused_at": None,
+            "paused_seconds": F("paused_seconds") + stood,
+            "resolve_due_at": due,
+            "resolve_soon_at": soon,
+        },
         data={"paused_seconds": stood, "resolve_due_at": _iso(due)},
     )
 
@@ -507,6 +529,11 @@ def _step_reopen(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             "callback_due_at": None,
             "accept_due_at": due.accept_due_at,
             "resolve_due_at": due.resolve_due_at,
+            "accept_soon_at": due.accept_soon_at,
+            "resolve_soon_at": due.resolve_soon_at,
+            # A new round of both clocks: the sweeps may supervise it again.
+            "accept_alert": ALERT_NONE,
+            "resolve_alert": ALERT_NONE,
         },
         data={
             "satisfaction": satisfaction,
@@ -643,3 +670,102 @@ def case_note(*, case: Case, actor: Any, note: str) -> CaseEvent:
     note = (note or "").strip()
     _require_note(note, "备注内容")
     return _event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
+
+
+# ------------------------------------------------------------------------------------------ system actions
+# The due-time sweeps (``linli.cases.sweeps``) act through these. Each is a conditional UPDATE on the case's
+# status, its step's alert mark and due time: of any number of monitors exactly one gets a given notice, and a
+# case that moved on meanwhile (accepted, resolved, paused) is left alone. Status never changes.
+
+# step → the statuses its clock runs in.
+STEP_STATUSES: dict[str, tuple[str, ...]] = {
+    Step.ACCEPT: tuple(str(s) for s in ACCEPT_CLOCK),
+    Step.RESOLVE: tuple(str(s) for s in HANDLING),
+}
+OVERDUE_REASON: dict[str, str] = {Step.ACCEPT: "逾期未受理", Step.RESOLVE: "逾期未办结"}
+DUE_SOON_NOTE: dict[str, str] = {Step.ACCEPT: "即将超过受理时限", Step.RESOLVE: "即将超过办结时限"}
+
+
+def supervise_due_soon(*, case: Case, step: str, now: dt.datetime) -> bool:
+    """Mark ``step`` of ``case`` as due soon (yellow) if it still is unmarked and its 80 % mark has passed.
+
+    Returns whether this call made the mark (then the timeline entry is written too)."""
+    claimed = Case.objects.filter(
+        pk=case.pk,
+        status__in=STEP_STATUSES[step],
+        **{f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now},
+    ).update(**{f"{step}_alert": ALERT_YELLOW}, version=F("version") + 1, updated_at=now)
+    if not claimed:
+        return False
+    setattr(case, f"{step}_alert", ALERT_YELLOW)
+    case.version += 1
+    _event(
+        case,
+        kind=SystemAction.SUPERVISE,
+        actor=None,
+        at=now,
+        from_status=case.status,
+        to_status=case.status,
+        note=f"黄牌督办：{DUE_SOON_NOTE[step]}",
+        data={
+            "step": step,
+            "level": SupervisionLevel.YELLOW,
+            "due_at": _iso(getattr(case, f"{step}_due_at")),
+        },
+    )
+    return True
+
+
+def escalate_overdue(*, case: Case, step: str, now: dt.datetime, source: str = "monitor") -> str | None:
+    """Escalate ``case`` one handling level because ``step`` is overdue (red notice), once per step and round.
+
+    Returns the new handling level (the same one at the top levels, where the county supervises), or ``None``
+    when there was nothing to do (not overdue, escalated already, or the case moved on)."""
+    before_level = case.handling_level
+    level = LEVEL_UP.get(before_level, before_level)
+    claimed = Case.objects.filter(
+        pk=case.pk,
+        status__in=STEP_STATUSES[step],
+        handling_level=before_level,
+        **{f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now},
+    ).update(
+        **{f"{step}_alert": ALERT_RED},
+        handling_level=level,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    reason = OVERDUE_REASON[step]
+    case.handling_level = level
+    setattr(case, f"{step}_alert", ALERT_RED)
+    case.version += 1
+    top = level == before_level
+    _event(
+        case,
+        kind=SystemAction.ESCALATE,
+        actor=None,
+        at=now,
+        from_status=case.status,
+        to_status=case.status,
+        note=f"{reason}，已处于最高处置层级，报上级督办" if top else f"{reason}，上提一级处置",
+        data={
+            "step": step,
+            "reason": reason,
+            "level": SupervisionLevel.RED,
+            "from_level": before_level,
+            "to_level": level,
+            "due_at": _iso(getattr(case, f"{step}_due_at")),
+        },
+    )
+    audit.change_record(
+        actor=None,
+        entity=CASE,
+        entity_id=case.pk,
+        action="update",
+        before={"handling_level": before_level},
+        after={"handling_level": level, "action": SystemAction.ESCALATE, "step": step},
+        source=source,
+        note=reason,
+    )
+    return str(level)

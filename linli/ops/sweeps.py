@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from linli.cases import sweeps as case_sweeps
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
 from linli.registry.models import ImportJob
@@ -37,3 +38,9 @@ def import_jobs_resume() -> int:
             run_import_job.enqueue(job.pk, job.actor_id)
             resumed += 1
     return resumed
+
+
+# Appeals: yellow supervision at 80 % of a window, red + escalation when overdue, unanswered callbacks closed.
+sweep("cases_due_soon", every_seconds=20)(case_sweeps.cases_due_soon)
+sweep("cases_overdue", every_seconds=15)(case_sweeps.cases_overdue)
+sweep("cases_callback_expired", every_seconds=30)(case_sweeps.cases_callback_expired)

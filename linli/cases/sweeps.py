@@ -1,0 +1,311 @@
+"""The due-time sweeps of the appeals loop, run by the monitor (registered in ``linli.ops.sweeps``).
+
+* ``mark_due_soon``: a step (accept, resolve) with 80 % of its working-time window used up gets a yellow
+  supervision notice (督办); the handler is notified.
+* ``escalate_overdue``: a step past its deadline gets a red notice, the case climbs one handling level and the
+  handler and the level above are notified.
+* ``close_callbacks_without_response``: a resolved case whose callback window passed closes as "no response".
+
+Every deadline lives on the case row; each sweep reads the rows it still has to act on through a partial index
+(a row leaves the index once acted on), in batches locked with ``FOR UPDATE SKIP LOCKED`` where the database
+has it, so several monitors share the work. The case's state change is a conditional UPDATE (see
+``services.supervise_due_soon`` / ``escalate_overdue``), the notice's unique constraint guards it a second time,
+and the notice, the timeline entry and the inbox messages are written in the same transaction: a monitor killed
+mid-batch leaves nothing half-done, and the next sweep picks the rows up again.
+
+Each function takes ``now`` and returns how many cases it acted on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from linli.cases import services
+from linli.cases.choices import (
+    ALERT_NONE,
+    ALERT_RED,
+    CALLBACK,
+    LEVEL_UP,
+    Action,
+    HandlingLevel,
+    Step,
+    SupervisionLevel,
+)
+from linli.cases.models import Case, Supervision
+from linli.core.errors import ConflictError
+from linli.notifications import services as notifications
+from linli.org.choices import PostKind
+from linli.org.models import Post
+from linli.registry.models import Region
+
+logger = logging.getLogger("linli.cases.sweeps")
+
+BATCH = 500  # cases claimed per transaction
+RUN_BUDGET_SECONDS = 20.0  # one sweep run stops taking new batches after this; the next run continues
+COUNTY = "county"  # the level above the top handling levels (street, department)
+
+STEP_LABEL: dict[str, str] = {Step.ACCEPT: "受理", Step.RESOLVE: "办结", Step.CALLBACK: "回访"}
+
+
+# --- who is told ------------------------------------------------------------------------------------------------
+
+
+class People:
+    """Who holds which post where, looked up once per sweep run (a batch's cases share their places)."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+        self._posts: dict[tuple[str, str, int], list[Any]] = {}
+        self._regions: dict[int, Region | None] = {}
+
+    def holders(self, kinds: Iterable[str], **place: int | None) -> list[Any]:
+        """Users holding an active post of one of ``kinds`` on ``place`` (one keyword: region_id, grid_id …)."""
+        ((field, value),) = place.items()
+        if value is None:
+            return []
+        found: list[Any] = []
+        for kind in kinds:
+            key = (kind, field, value)
+            if key not in self._posts:
+                posts = (
+                    Post.objects.filter(kind=kind, user__isnull=False, user__is_active=True, **{field: value})
+                    .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=self.today))
+                    .select_related("user")
+                    .order_by("id")
+                )
+                self._posts[key] = [p.user for p in posts]
+            found += self._posts[key]
+        return found
+
+    def community(self, case: Case) -> Region | None:
+        code = case.region_code
+        if code not in self._regions:
+            self._regions[code] = (
+                Region.objects.select_related("parent__parent").filter(code=str(code)).first()
+            )
+        return self._regions[code]
+
+    def at_level(self, case: Case, level: str) -> list[Any]:
+        """The people responsible at ``level`` for the case's place."""
+        community = self.community(case)
+        street = community.parent if community else None
+        if level == HandlingLevel.BUILDING and case.building_id:
+            return self.holders([PostKind.BUILDING_CAPTAIN], building_id=case.building_id)
+        if level in (HandlingLevel.BUILDING, HandlingLevel.GRID):
+            return self.holders([PostKind.GRID_WORKER], grid_id=case.grid_id)
+        if level == HandlingLevel.COMMUNITY:
+            return self.holders(
+                [PostKind.SECRETARY], region_id=getattr(community, "pk", None)
+            ) or self.holders([PostKind.COMMUNITY_WORKER], region_id=getattr(community, "pk", None))
+        if level == HandlingLevel.STREET:
+            return self.holders([PostKind.STREET_STAFF], region_id=getattr(street, "pk", None))
+        if level == HandlingLevel.DEPARTMENT and case.handler_department_id:
+            return self.holders([PostKind.DEPARTMENT_HANDLER], department_id=case.handler_department_id)
+        county = street.parent if street else None
+        return self.holders([PostKind.COUNTY_ADMIN], region_id=getattr(county, "pk", None))
+
+    def handlers(self, case: Case) -> list[Any]:
+        """The handler, the handling department's handlers, or (nobody assigned yet) the handling level's people."""
+        found = [case.handler_user] if case.handler_user_id and case.handler_user else []
+        if case.handler_department_id:
+            found += self.holders([PostKind.DEPARTMENT_HANDLER], department_id=case.handler_department_id)
+        return found or self.at_level(case, case.handling_level)
+
+    def above(self, case: Case, from_level: str) -> list[Any]:
+        """The level above ``from_level``: the next handling level, or the county above street and department."""
+        return self.at_level(case, LEVEL_UP.get(from_level, COUNTY))
+
+
+def _unique(users: Iterable[Any]) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for user in users:
+        seen.setdefault(user.pk, user)
+    return list(seen.values())
+
+
+# --- notices ----------------------------------------------------------------------------------------------------
+
+
+def _local(value: dt.datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _issue(
+    case: Case, *, step: str, level: str, now: dt.datetime, users: list[Any], subject: str, body: str
+) -> Supervision:
+    """The notice row and one inbox message per user, in the caller's transaction."""
+    notice = Supervision.objects.create(
+        case=case,
+        step=step,
+        level=level,
+        round=case.reopened_count,
+        due_at=getattr(case, f"{step}_due_at"),
+        issued_at=now,
+        notified_user_ids=[u.pk for u in users],
+    )
+    suffix = f":r{case.reopened_count}" if case.reopened_count else ""
+    for user in users:
+        notifications.notify(
+            channel="inbox",
+            recipient=user,
+            subject=subject,
+            body=body,
+            payload={"case": case.pk, "number": case.number, "step": step, "level": level},
+            dedupe_key=f"case:{case.pk}:{step}:{level}{suffix}:u{user.pk}",
+        )
+    return notice
+
+
+def _yellow(case: Case, step: str, now: dt.datetime, people: People) -> bool:
+    if not services.supervise_due_soon(case=case, step=step, now=now):
+        return False
+    label = STEP_LABEL[step]
+    due = getattr(case, f"{step}_due_at")
+    _issue(
+        case,
+        step=step,
+        level=SupervisionLevel.YELLOW,
+        now=now,
+        users=_unique(people.handlers(case)),
+        subject=f"【黄牌督办】诉求 {case.number} 即将超过{label}时限",
+        body=(
+            f"诉求“{case.title}”（{case.number}）的{label}时限为 {_local(due)}，"
+            f"已用去八成办理时间，请尽快{label}。"
+        ),
+    )
+    return True
+
+
+def _red(case: Case, step: str, now: dt.datetime, people: People) -> bool:
+    from_level = case.handling_level
+    handlers = people.handlers(case)  # before the escalation: the ones who let it run over
+    level = services.escalate_overdue(case=case, step=step, now=now)
+    if level is None:
+        return False
+    label = STEP_LABEL[step]
+    reason = services.OVERDUE_REASON[step]
+    if level == from_level:
+        moved = f"仍由{HandlingLevel(from_level).label}处置，报上级督办"
+    else:
+        moved = f"已由{HandlingLevel(from_level).label}上提至{HandlingLevel(level).label}处置"
+    _issue(
+        case,
+        step=step,
+        level=SupervisionLevel.RED,
+        now=now,
+        users=_unique([*handlers, *people.above(case, from_level)]),
+        subject=f"【红牌督办】诉求 {case.number} {reason}",
+        body=(
+            f"诉求“{case.title}”（{case.number}）的{label}时限 {_local(getattr(case, f'{step}_due_at'))} "
+            f"已过，{moved}。请立即办理并反馈。"
+        ),
+    )
+    return True
+
+
+# --- batching ---------------------------------------------------------------------------------------------------
+
+
+def _batches(
+    query: Callable[[], QuerySet[Case]], order: str, act: Callable[[Case], bool], *, budget: float
+) -> int:
+    """Take due rows ``BATCH`` at a time, each batch in one transaction with its rows locked (skipping rows another
+    monitor holds), until none are left or the time budget is spent."""
+    acted = 0
+    stop_at = time.monotonic() + budget
+    while True:
+        with transaction.atomic():
+            rows = list(
+                query()
+                .select_related("handler_user")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by(order)[:BATCH]
+            )
+            done = sum(1 for case in rows if act(case))
+        acted += done
+        if len(rows) < BATCH or not done or time.monotonic() >= stop_at:
+            return acted
+
+
+def mark_due_soon(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
+    """Yellow notices for accept and resolve steps that reached 80 % of their window; returns how many."""
+    people = People(timezone.localdate(now))
+    acted = 0
+    for step in (Step.ACCEPT, Step.RESOLVE):
+        statuses = services.STEP_STATUSES[step]
+
+        def due(step: str = step, statuses: tuple[str, ...] = statuses) -> QuerySet[Case]:
+            return Case.objects.filter(
+                status__in=statuses, **{f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now}
+            )
+
+        acted += _batches(
+            due, f"{step}_soon_at", partial(_yellow, step=step, now=now, people=people), budget=budget
+        )
+    return acted
+
+
+def escalate_overdue(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
+    """Red notices and one-level escalation for accept and resolve steps past their deadline; returns how many."""
+    people = People(timezone.localdate(now))
+    acted = 0
+    for step in (Step.ACCEPT, Step.RESOLVE):
+        statuses = services.STEP_STATUSES[step]
+
+        def due(step: str = step, statuses: tuple[str, ...] = statuses) -> QuerySet[Case]:
+            return Case.objects.filter(
+                status__in=statuses, **{f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now}
+            )
+
+        acted += _batches(
+            due, f"{step}_due_at", partial(_red, step=step, now=now, people=people), budget=budget
+        )
+    return acted
+
+
+def _close_no_response(case: Case) -> bool:
+    try:
+        services.transition(
+            case=case,
+            action=Action.CLOSE_NO_RESPONSE,
+            actor=None,
+            version=case.version,
+            note="回访期限内未获居民答复，按“未应答”关闭",
+            source="monitor",
+        )
+    except (ConflictError, services.TransitionNotAllowed):
+        return False
+    return True
+
+
+def close_callbacks_without_response(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
+    """Close resolved cases whose callback window passed unanswered, as "no response"; returns how many."""
+
+    def due() -> QuerySet[Case]:
+        return Case.objects.filter(status__in=[str(s) for s in CALLBACK], callback_due_at__lte=now)
+
+    return _batches(due, "callback_due_at", _close_no_response, budget=budget)
+
+
+# --- monitor entry points (``now`` = the clock) -----------------------------------------------------------------
+
+
+def cases_due_soon() -> int:
+    return mark_due_soon(timezone.now())
+
+
+def cases_overdue() -> int:
+    return escalate_overdue(timezone.now())
+
+
+def cases_callback_expired() -> int:
+    return close_callbacks_without_response(timezone.now())
