@@ -236,40 +236,49 @@ def _batches(
             return acted
 
 
-def mark_due_soon(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
-    """Yellow notices for accept and resolve steps that reached 80 % of their window; returns how many."""
+def _per_step(
+    now: dt.datetime,
+    budget: float,
+    *,
+    when: Callable[[str], dict[str, Any]],
+    order: str,
+    act: Callable[..., bool],
+) -> int:
+    """Run ``act`` over the accept-step and resolve-step cases matching ``when(step)``, oldest due first."""
     people = People(timezone.localdate(now))
     acted = 0
     for step in (Step.ACCEPT, Step.RESOLVE):
         statuses = services.STEP_STATUSES[step]
 
         def due(step: str = step, statuses: tuple[str, ...] = statuses) -> QuerySet[Case]:
-            return Case.objects.filter(
-                status__in=statuses, **{f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now}
-            )
+            return Case.objects.filter(status__in=statuses, **when(step))
 
         acted += _batches(
-            due, f"{step}_soon_at", partial(_yellow, step=step, now=now, people=people), budget=budget
+            due, order.format(step=step), partial(act, step=step, now=now, people=people), budget=budget
         )
     return acted
+
+
+def mark_due_soon(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
+    """Yellow notices for accept and resolve steps that reached 80 % of their window; returns how many."""
+    return _per_step(
+        now,
+        budget,
+        when=lambda step: {f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now},
+        order="{step}_soon_at",
+        act=_yellow,
+    )
 
 
 def escalate_overdue(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
     """Red notices and one-level escalation for accept and resolve steps past their deadline; returns how many."""
-    people = People(timezone.localdate(now))
-    acted = 0
-    for step in (Step.ACCEPT, Step.RESOLVE):
-        statuses = services.STEP_STATUSES[step]
-
-        def due(step: str = step, statuses: tuple[str, ...] = statuses) -> QuerySet[Case]:
-            return Case.objects.filter(
-                status__in=statuses, **{f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now}
-            )
-
-        acted += _batches(
-            due, f"{step}_due_at", partial(_red, step=step, now=now, people=people), budget=budget
-        )
-    return acted
+    return _per_step(
+        now,
+        budget,
+        when=lambda step: {f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now},
+        order="{step}_due_at",
+        act=_red,
+    )
 
 
 def _close_no_response(case: Case) -> bool:
