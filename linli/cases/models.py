@@ -206,6 +206,15 @@ class Case(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases", db_index=False
     )
+    patrol = models.ForeignKey(
+        "cases.PatrolLog",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        db_index=False,
+    )
+    extended_seconds = models.PositiveIntegerField(default=0)  # working (or elapsed) time added by extensions
 
     tracking_token = models.CharField(max_length=43, unique=True)
     created_at = models.DateTimeField(_("提交时间"))
@@ -221,6 +230,10 @@ class Case(models.Model):
             models.Index(
                 fields=["merged_into"], name="case_merged_into", condition=Q(merged_into__isnull=False)
             ),
+            models.Index(fields=["patrol"], name="case_patrol", condition=Q(patrol__isnull=False)),
+            # Rollups of the 三率 are refreshed for the report days of cases changed since the last refresh.
+            models.Index(fields=["updated_at"], name="case_updated_at"),
+            models.Index(fields=["created_at"], name="case_created_at"),
             # "My open cases" and "open and overdue / due soon" queues: partial indexes over open cases only.
             models.Index(
                 fields=["handler_user", "resolve_due_at"], name="case_open_handler", condition=_open()
@@ -382,3 +395,255 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}:{self.key}"
+
+
+# ------------------------------------------------------------------------------------------------ attachments
+
+
+class AttachmentPurpose(models.TextChoices):
+    REPORT = "report", _("反映照片")
+    RESULT = "result", _("办理结果照片")
+    PROGRESS = "progress", _("过程照片")
+
+
+class Attachment(models.Model):
+    """A photo on a case (the reporter's, or the handler's proof of a result), written with its case or timeline
+    entry in one transaction. The file lives under ``MEDIA_ROOT`` and is served only by views that check the
+    case's scope or its tracking token; ``sha256`` lets a retried upload be recognised."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments", db_index=False)
+    event = models.ForeignKey(
+        CaseEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments", db_index=False
+    )
+    purpose = models.CharField(max_length=16, choices=AttachmentPurpose.choices)
+    file = models.FileField(upload_to="cases/%Y/%m/", max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "id"], name="attachment_case_id")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.file.name}"
+
+
+# ------------------------------------------------------------------------------------ whistle (吹哨 / 报到)
+
+
+class WhistleStatus(models.TextChoices):
+    CALLED = "called", _("待报到")
+    REPORTED = "reported", _("已报到")
+    FINISHED = "finished", _("已完成")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+WHISTLE_OPEN = ["called", "reported"]
+
+
+class Whistle(models.Model):
+    """One department called to one case by a community (社区吹哨). The department must report (报到, accept its
+    part) before ``report_due_at`` and then finish its part with a result; each department's part has its own
+    status, clock and frozen "was it late" flag. A department has at most one open part per case."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="whistles", db_index=False)
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="whistles", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=WhistleStatus.choices, default=WhistleStatus.CALLED)
+    reason = models.TextField(_("吹哨事由"), max_length=1000)
+    called_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    called_at = models.DateTimeField()
+    report_due_at = models.DateTimeField(_("报到时限"))
+    finish_due_at = models.DateTimeField(_("完成时限"))
+    reported_at = models.DateTimeField(null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    report_overdue = models.BooleanField(null=True, blank=True)  # frozen when reported (or when found late)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    finish_overdue = models.BooleanField(null=True, blank=True)
+    result = models.TextField(_("办理结果"), blank=True, max_length=2000)
+    alert = models.PositiveSmallIntegerField(default=ALERT_NONE)  # the sweep's red notice for a late report
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["case", "id"], name="whistle_case_id"),
+            models.Index(
+                fields=["department", "report_due_at"],
+                name="whistle_open_dept",
+                condition=Q(status__in=WHISTLE_OPEN),
+            ),
+            models.Index(
+                fields=["report_due_at"],
+                name="whistle_report_late_todo",
+                condition=Q(status="called", alert__lt=ALERT_RED),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "department"],
+                condition=Q(status__in=WHISTLE_OPEN),
+                name="whistle_one_open_per_department",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}→{self.department_id} {self.status}"
+
+
+# ----------------------------------------------------------------------------------------- extensions (延期)
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("未批准")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+class Extension(models.Model):
+    """A handler's request for more time on the resolve step (延期申请), decided by the level above. Approval moves
+    ``Case.resolve_due_at`` by ``amount`` of ``unit``; the request keeps the due time before and after."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="extensions", db_index=False)
+    status = models.CharField(max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING)
+    amount = models.PositiveIntegerField(_("延期时长"))
+    unit = models.CharField(_("单位"), max_length=16, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS)
+    reason = models.TextField(_("延期理由"), max_length=1000)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, max_length=1000)
+    due_before = models.DateTimeField(null=True, blank=True)
+    due_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["case", "id"], name="extension_case_id"),
+            models.Index(fields=["requested_at"], name="extension_pending", condition=Q(status="pending")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="pending"), name="extension_one_pending_per_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} +{self.amount} {self.unit} {self.status}"
+
+
+# ------------------------------------------------------------------------------------------- me too (+1)
+
+
+class Supporter(models.Model):
+    """A public "me too" (+1) on a visible case instead of a duplicate report. ``digest`` is a keyed hash of who
+    supported (a signed-in user, a phone, or a browser's token), never the value itself; one per person."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="supporters", db_index=False)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "digest"], name="supporter_once_per_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}+1"
+
+
+# --------------------------------------------------------------------------------------------- callbacks
+
+
+class Feedback(models.Model):
+    """One reporter's answer to the callback (回访). The case's own reporter answers through ``transition``
+    (confirm); the reporters of cases merged into it answer here, each on their own, against the target case."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="feedback", db_index=False)
+    source_case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # the merged case whose reporter answered
+    satisfaction = models.CharField(max_length=16, choices=Satisfaction.choices)
+    note = models.TextField(blank=True, max_length=1000)
+    via = models.CharField(max_length=16)  # "mobile" (tracking link) or "phone" (staff recorded)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "id"], name="feedback_case_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["source_case", "case"], name="feedback_once_per_merged_case")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_case_id}→{self.case_id} {self.satisfaction}"
+
+
+# ---------------------------------------------------------------------------------------- patrols (一日双巡)
+
+
+class PatrolShift(models.TextChoices):
+    MORNING = "morning", _("上午巡查")
+    AFTERNOON = "afternoon", _("下午巡查")
+
+
+class PatrolLog(models.Model):
+    """One patrol of a grid worker (一日双巡: morning and afternoon): when, where, and what was found — also when
+    nothing was. Problems found are cases with ``channel=patrol`` pointing back here."""
+
+    SCOPE_FIELDS = {"region_code": "region_code", "grid": "grid_id"}
+
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="patrols", db_index=False)
+    region_code = models.BigIntegerField()
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    shift = models.CharField(_("班次"), max_length=16, choices=PatrolShift.choices)
+    day = models.DateField(_("日期"))
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    buildings = models.ManyToManyField(Building, blank=True, related_name="+")
+    lat = models.FloatField(null=True, blank=True)
+    lng = models.FloatField(null=True, blank=True)
+    found_nothing = models.BooleanField(_("未发现问题"), default=False)
+    note = models.TextField(_("巡查情况"), blank=True, max_length=2000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["grid", "day"], name="patrol_grid_day"),
+            models.Index(fields=["worker", "day"], name="patrol_worker_day"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "grid", "day", "shift"], name="patrol_once_per_shift")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grid_id} {self.day} {self.shift}"
