@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from linli.console import views, views_calendar, views_ledger, views_org
 
@@ -36,4 +36,9 @@ urlpatterns = [
     path("org/party/<int:pk>/children/", views_org.party_org_child, name="org_party_child"),
     path("org/party/<int:pk>/members/", views_org.party_member_add, name="org_party_member_add"),
     path("org/departments/", views_org.departments, name="org_departments"),
+    # Appeals (诉求), metrics (三率), QR sheets and API keys: each area keeps its own URL module.
+    path("", include("linli.console.urls_cases")),
+    path("", include("linli.console.urls_metrics")),
+    path("", include("linli.console.urls_qr")),
+    path("", include("linli.console.urls_apikeys")),
 ]

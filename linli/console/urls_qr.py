@@ -1,0 +1,5 @@
+"""Console URLs: qr (included from ``linli.console.urls``)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
