@@ -35,6 +35,7 @@ from linli.ops.citygen import (
     person_name,
     surname,
 )
+from linli.ops.demo_cases import seed_demo_cases
 from linli.org.choices import PartyOrgLevel, PostKind
 from linli.org.models import Department, PartyMember, PartyOrg, Post
 from linli.registry.choices import GridKind, PoliticalStatus, RegionLevel, Relation
@@ -137,6 +138,7 @@ def seed_demo(
         return DemoResult(created=False, seconds=time.perf_counter() - started, logins=demo_logins())
     with transaction.atomic():
         counts = _Seeder(seed=seed, say=say).run(residents=residents, grids=grids, communities=communities)
+    counts |= seed_demo_cases(seed=seed, say=say)
     return DemoResult(
         created=True, seconds=time.perf_counter() - started, counts=counts, logins=demo_logins()
     )

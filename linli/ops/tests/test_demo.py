@@ -181,3 +181,26 @@ def test_demo_command_without_serving(db):
     call_command("linli_demo", "--no-serve", "--residents", "300", stdout=out)
     assert "未做任何修改" in out.getvalue()
     assert Resident.objects.count() == 300
+
+
+def test_demo_case_history_is_consistent(demo):
+    from linli.cases.choices import Status
+    from linli.cases.models import Case, CaseEvent
+
+    cases = list(Case.objects.all())
+    assert len(cases) >= 1000
+    assert len({c.number for c in cases}) == len(cases)
+    closed = [c for c in cases if c.status == Status.CLOSED]
+    assert closed and all(c.satisfaction for c in closed)
+    for c in cases:
+        if c.accepted_at is not None and c.accept_overdue is not None:
+            assert c.accept_overdue == (c.accepted_at > c.accept_due_at)
+        if c.status == Status.CLOSED and c.reopened_count == 0:
+            assert c.resolve_overdue == (c.resolved_at > c.resolve_due_at)
+    first = {}
+    for e in CaseEvent.objects.order_by("id"):
+        first.setdefault(e.case_id, e.kind)
+    assert set(first.values()) == {"create"} and len(first) == len(cases)
+    # the live ones went through the real intake: open, numbered today, with deadlines in the future
+    live = [c for c in cases if c.status == Status.SUBMITTED]
+    assert live and all(c.accept_due_at > c.created_at for c in live)
