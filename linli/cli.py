@@ -12,6 +12,7 @@ VERBS = {
     "monitor": "the loop that acts on due times; several may run at once",
     "import": "import regions (division-code CSVs) or residents (.xlsx/.csv ledger)",
     "export": "export a resident ledger (.xlsx), masked by default",
+    "apikey": "Open311 API keys: `create NAME [--grid ID]` prints a new key once; `list`; `revoke NAME`",
     "bench": "run a benchmark from bench/ (e.g. `linli bench registry --json`)",
     "manage": "any Django management command (e.g. `linli manage migrate`)",
 }

@@ -20,7 +20,7 @@ from linli.accounts.models import User
 from linli.cases import selectors, services
 from linli.cases.choices import HANDLING, WAITING_ACCEPT, Channel
 from linli.cases.choices import Status as CaseStatus
-from linli.cases.models import Case, CaseEvent, Category, CategoryAttribute, IdempotencyKey
+from linli.cases.models import Case, CaseEvent, Category, CategoryAttribute
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.org import access
 from linli.org.access import Cap
@@ -185,6 +185,10 @@ class TransitionIn(Schema):
         default=None, description="confirm: satisfied, basically or unsatisfied (reopens)"
     )
     into_case_id: int | None = Field(default=None, description="merge: the case this one duplicates")
+    auto_assign: bool = Field(
+        default=False,
+        description="triage: go on to assign the handler with the least open cases when the case has none",
+    )
 
 
 class NoteIn(Schema):
@@ -334,11 +338,47 @@ _FIELD_WORDS = (
 )
 
 
-def _bad(exc: Exception | str, field: str | None = None) -> Status[CaseErrorOut]:
+# The services name the parameter at fault (``LinliError.field``); the request calls some of them differently.
+_API_FIELDS = {
+    "category": "category_id",
+    "grid": "grid_id",
+    "building": "building_id",
+    "unit": "unit_id",
+    "household": "household_id",
+    "handler_user": "handler_user_id",
+    "handler_department": "handler_department_id",
+    "into": "into_case_id",
+    "idempotency_key": "Idempotency-Key",
+    "departments": "department_ids",
+    "report_within": "report_within",
+}
+
+
+def _field_of(exc: Exception | str) -> str | None:
+    field = getattr(exc, "field", None)
+    if field:
+        return _API_FIELDS.get(field, field)
     message = str(exc)
-    if field is None:
-        field = next((name for word, name in _FIELD_WORDS if word in message), None)
-    return Status(400, CaseErrorOut(detail=message, field=field))
+    return next((name for word, name in _FIELD_WORDS if word in message), None)
+
+
+def _bad(exc: Exception | str, field: str | None = None) -> Status[CaseErrorOut]:
+    return Status(400, CaseErrorOut(detail=str(exc), field=field or _field_of(exc)))
+
+
+def _refused(exc: LinliError) -> Status[CaseErrorOut]:
+    """A service's refusal as the HTTP answer: 404 out of scope, 403 not theirs, 409 changed meanwhile (or a
+    duplicate), 422 not from this status, 400 bad input; ``field`` names the input where one is to blame."""
+    code = 400
+    if isinstance(exc, NotFound):
+        code = 404
+    elif isinstance(exc, PermissionDenied):
+        code = 403
+    elif isinstance(exc, ConflictError):
+        code = 409
+    elif isinstance(exc, services.TransitionNotAllowed):
+        code = 422
+    return Status(code, CaseErrorOut(detail=str(exc), field=_field_of(exc) if code in (400, 409) else None))
 
 
 def _not_found(detail: str = OUT_OF_SCOPE) -> Status[CaseErrorOut]:
@@ -458,7 +498,6 @@ def case_create(
         return _bad(f"未知的来源渠道：{body.channel}", "channel")
     key = (idempotency_key or "").strip()
     client = f"api:user:{request.user.pk}"
-    replay = bool(key) and IdempotencyKey.objects.filter(client=client, key=key).exists()
     try:
         place = _place(body, grid)
         case = services.case_create(
@@ -485,12 +524,14 @@ def case_create(
         return _bad(exc, exc.field)
     except ConflictError as exc:
         return Status(409, CaseErrorOut(detail=str(exc), field="Idempotency-Key"))
+    except NotFound as exc:
+        return Status(404, CaseErrorOut(detail=str(exc), field=_field_of(exc)))
     except LinliError as exc:
         return _bad(exc)
     out = _detail(request, case.pk)
     if out is None:  # created in a grid in scope, so always visible; kept for type safety
         return _not_found()
-    return Status(200 if replay else 201, out)
+    return Status(201 if getattr(case, "_created", True) else 200, out)
 
 
 def _transition_data(body: TransitionIn, request: HttpRequest) -> dict[str, Any]:
@@ -500,6 +541,8 @@ def _transition_data(body: TransitionIn, request: HttpRequest) -> dict[str, Any]
     for name in ("handling_level", "urgency", "satisfaction"):
         if sent.get(name) is not None:
             data[name] = sent[name]
+    if sent.get("auto_assign"):
+        data["auto_assign"] = True
     if sent.get("category_id") is not None:
         category = Category.objects.filter(pk=sent["category_id"]).first()
         if category is None:
@@ -593,3 +636,10 @@ def case_note(request: HttpRequest, pk: int, body: NoteIn) -> Status[CaseEventOu
     except LinliError as exc:
         return _bad(exc, "note")
     return Status(201, _event_out(event))
+
+
+# The closed loop's extras (photos, whistles, extensions, +1, fair assignment, merged reporters' callbacks) live in
+# ``linli.api.cases_loop`` on a router nested into this one: same paths, same tag, same error shape.
+from linli.api.cases_loop import router as _loop_router  # noqa: E402  (needs the helpers above)
+
+router.add_router("", _loop_router)

@@ -21,6 +21,7 @@ api = NinjaAPI(
 api.add_router("/", registry_router)
 api.add_router("/", org_router)
 api.add_router("/", "linli.api.cases.router", tags=["cases"])
+api.add_router("/", "linli.api.metrics.router", tags=["metrics"])
 
 
 @api.exception_handler(PermissionDenied)

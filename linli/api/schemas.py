@@ -90,3 +90,122 @@ class RevealIn(Schema):
 class RevealOut(Schema):
     field: str
     value: str
+
+
+# ------------------------------------------------------------------------------- cases: the loop's extras
+# Photos, whistles (吹哨/报到), extensions (延期), +1, fair assignment and merged reporters' callbacks; the
+# endpoints live in ``linli.api.cases``.
+
+
+class AttachmentOut(Schema):
+    id: int
+    case_id: int
+    event_id: int | None = Field(description="the timeline entry the photo belongs to")
+    purpose: str = Field(description="report, progress or result")
+    content_type: str
+    size: int
+    width: int
+    height: int
+    created_at: dt.datetime
+    url: str = Field(description="download through the scoped view (never a public media URL)")
+
+
+class WhistleIn(Schema):
+    department_ids: list[int] = Field(description="the departments to call (of the case's street or county)")
+    reason: str = Field(description="吹哨事由, 2 to 1,000 characters")
+    report_within: int = Field(default=1, description="the time each department has to report (报到)")
+    report_unit: str = Field(default="working_days", description="hours, working_days or calendar_hours")
+
+
+class WhistleOut(Schema):
+    id: int
+    case_id: int
+    department_id: int
+    department_code: str
+    department_name: str
+    status: str = Field(description="called, reported, finished or withdrawn")
+    status_label: str
+    reason: str
+    called_by_id: int | None
+    called_at: dt.datetime
+    report_due_at: dt.datetime
+    finish_due_at: dt.datetime
+    reported_at: dt.datetime | None
+    reported_by_id: int | None
+    report_overdue: bool | None = Field(description="whether the report came late (frozen)")
+    finished_at: dt.datetime | None
+    finish_overdue: bool | None
+    result: str
+    red_notice: bool = Field(description="the monitor issued a red notice: not reported in time")
+    version: int = Field(description="send it back with report / finish / withdraw; a stale version gets 409")
+
+
+class WhistleVersionIn(Schema):
+    version: int
+
+
+class WhistleFinishIn(Schema):
+    version: int
+    result: str = Field(description="the department's result, 2 to 2,000 characters")
+
+
+class WhistleWithdrawIn(Schema):
+    version: int
+    note: str = Field(description="why the department is called off")
+
+
+class ExtensionIn(Schema):
+    amount: int = Field(
+        description="how much more time (1–30 working days, 1–240 hours, 1–720 calendar hours)"
+    )
+    unit: str = Field(default="working_days", description="working_days, hours or calendar_hours")
+    reason: str
+
+
+class ExtensionDecisionIn(Schema):
+    approve: bool
+    note: str = ""
+
+
+class ExtensionOut(Schema):
+    id: int
+    case_id: int
+    status: str = Field(description="pending, approved, rejected or withdrawn")
+    status_label: str
+    amount: int
+    unit: str
+    reason: str
+    requested_by_id: int | None
+    requested_at: dt.datetime
+    decided_by_id: int | None
+    decided_at: dt.datetime | None
+    decision_note: str
+    due_before: dt.datetime | None
+    due_after: dt.datetime | None
+
+
+class SupportOut(Schema):
+    created: bool = Field(description="false when the caller had supported the case already")
+    count: int
+
+
+class AutoAssignIn(Schema):
+    version: int = Field(description="the version you read; a stale version gets 409")
+    note: str = ""
+
+
+class FeedbackIn(Schema):
+    satisfaction: str = Field(description="satisfied, basically or unsatisfied (reopens the target)")
+    note: str = ""
+
+
+class FeedbackOut(Schema):
+    id: int
+    case_id: int = Field(description="the target case the answer is about")
+    source_case_id: int = Field(description="the merged case whose reporter answered")
+    source_number: str
+    satisfaction: str
+    note: str
+    via: str = Field(description="mobile (tracking link) or phone (recorded by staff)")
+    recorded_by_id: int | None
+    at: dt.datetime

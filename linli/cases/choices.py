@@ -47,6 +47,24 @@ class SystemAction(models.TextChoices):
     ESCALATE = "escalate", _("逾期升级")
 
 
+class Activity(models.TextChoices):
+    """Timeline entries that record something besides a status change (no version bump unless a case column
+    changes, as an approved extension moves the resolve deadline)."""
+
+    WHISTLE = "whistle", _("吹哨")
+    WHISTLE_REPORT = "whistle_report", _("部门报到")
+    WHISTLE_FINISH = "whistle_finish", _("部门办结")
+    WHISTLE_WITHDRAW = "whistle_withdraw", _("撤回吹哨")
+    WHISTLE_OVERDUE = "whistle_overdue", _("逾期未报到督办")
+    EXTENSION_REQUEST = "extension_request", _("申请延期")
+    EXTENSION_APPROVE = "extension_approve", _("批准延期")
+    EXTENSION_REJECT = "extension_reject", _("驳回延期")
+    SUPPORT = "support", _("我也遇到了(+1)")
+    FEEDBACK = "feedback", _("合并诉求回访")
+    OUTCOME = "outcome", _("办理结果告知")
+    PHOTO = "photo", _("上传照片")
+
+
 class Step(models.TextChoices):
     """A timed step of a case: the clock each deadline belongs to."""
 

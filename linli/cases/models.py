@@ -21,6 +21,7 @@ from linli.cases.choices import (
     HANDLING,
     OPEN_INDEX_STATUSES,
     Action,
+    Activity,
     AttributeType,
     Channel,
     HandlingLevel,
@@ -345,6 +346,7 @@ class CaseEvent(models.Model):
         labels = {
             **dict(Action.choices),
             **dict(SystemAction.choices),
+            **dict(Activity.choices),
             self.NOTE: _("备注"),
             self.CREATE: _("提交"),
             self.MERGED_IN: _("并入重复诉求"),
@@ -480,6 +482,7 @@ class Whistle(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["case", "id"], name="whistle_case_id"),
+            models.Index(fields=["department", "case"], name="whistle_department_case"),
             models.Index(
                 fields=["department", "report_due_at"],
                 name="whistle_open_dept",

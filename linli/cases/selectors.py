@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from linli.cases.choices import CALLBACK, HANDLING, OPEN, WAITING_ACCEPT
-from linli.cases.models import Case, CaseEvent
+from linli.cases.choices import ACCEPT_CLOCK, CALLBACK, HANDLING, OPEN
+from linli.cases.models import Case, CaseEvent, Whistle
 from linli.core.scope import Scope, code_range
 from linli.org import access
 from linli.registry.models import Region
@@ -35,17 +35,28 @@ class CaseFilter:
     channel: str = ""
     number: str = ""
     q: str = ""  # a case number (exact) or words of the title
+    mine: Any = (
+        None  # a user: the cases in their queue (``my_queue``): theirs, or their departments' untaken ones
+    )
+
+
+def _mine_q(user: Any) -> Q:
+    """The cases in ``user``'s queue: assigned to them, or routed to one of their departments and not taken yet."""
+    mine = Q(handler_user_id=user.pk)
+    departments = [p.department_id for p in access.active_posts(user) if p.department_id]
+    if departments:
+        mine |= Q(handler_user__isnull=True, handler_department_id__in=departments)
+    return mine
 
 
 def _overdue_q(now: dt.datetime) -> Q:
-    return Q(status__in=WAITING_ACCEPT, accept_due_at__lt=now) | Q(
-        status__in=HANDLING, resolve_due_at__lt=now
-    )
+    """Past the deadline of the step its clock runs on: not yet accepted (the sweeps' accept clock), or handling."""
+    return Q(status__in=ACCEPT_CLOCK, accept_due_at__lt=now) | Q(status__in=HANDLING, resolve_due_at__lt=now)
 
 
 def _due_soon_q(now: dt.datetime) -> Q:
     soon = now + DUE_SOON
-    return Q(status__in=WAITING_ACCEPT, accept_due_at__gte=now, accept_due_at__lte=soon) | Q(
+    return Q(status__in=ACCEPT_CLOCK, accept_due_at__gte=now, accept_due_at__lte=soon) | Q(
         status__in=HANDLING, resolve_due_at__gte=now, resolve_due_at__lte=soon
     )
 
@@ -76,27 +87,57 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
         qs = qs.filter(handler_user_id=filters.handler_user_id)
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
+    if filters.mine is not None:
+        qs = qs.filter(_mine_q(filters.mine))
     return qs
+
+
+def visible_to_department(case: Case, department_ids: frozenset[int] | set[int]) -> bool:
+    """Whether one of ``department_ids`` was whistled to ``case`` (社区吹哨): a called department sees the case
+    besides the cases routed to it (``Case.handler_department``), also after its part is done."""
+    if not department_ids:
+        return False
+    return Whistle.objects.filter(case_id=case.pk, department_id__in=sorted(department_ids)).exists()
+
+
+def _in_scope(scope: Scope) -> QuerySet[Case]:
+    """``scope`` applied to cases, widened by the cases whistled to the scope's departments."""
+    qs = Case.objects.all()
+    if scope.everything or not scope.department_ids:
+        return scope.apply(qs)
+    whistled = Whistle.objects.filter(department_id__in=sorted(scope.department_ids)).values("case_id")
+    return qs.filter(scope.q(Case) | Q(pk__in=whistled))
 
 
 def case_list_for(
     scope: Scope, filters: CaseFilter | None = None, after_id: int | None = None, limit: int = PAGE_SIZE
 ) -> list[Case]:
-    """One keyset page, newest first: one query whatever the page."""
+    """One keyset page, newest first: one query whatever the page (two for a department's handlers: the cases
+    routed to the department and those whistled to it are paged separately, each on its own index, and merged)."""
     if scope.empty:
         return []
-    qs = _filtered(scope.apply(Case.objects.all()), filters or CaseFilter())
-    if after_id is not None:
-        qs = qs.filter(id__lt=after_id)
     limit = max(1, min(limit, MAX_PAGE))
-    return list(
-        qs.select_related("category", "grid", "handler_department", "handler_user").order_by("-id")[:limit]
-    )
+
+    def page(qs: QuerySet[Case]) -> list[Case]:
+        qs = _filtered(qs, filters or CaseFilter())
+        if after_id is not None:
+            qs = qs.filter(id__lt=after_id)
+        related = ("category", "grid", "handler_department", "handler_user")
+        return list(qs.select_related(*related).order_by("-id")[:limit])
+
+    rows = page(scope.apply(Case.objects.all()))
+    if scope.department_ids and not scope.everything:
+        whistled = Whistle.objects.filter(department_id__in=sorted(scope.department_ids)).values("case_id")
+        merged = {c.pk: c for c in [*rows, *page(Case.objects.filter(pk__in=whistled))]}
+        rows = sorted(merged.values(), key=lambda c: c.pk, reverse=True)[:limit]
+    return rows
 
 
 def case_get_for(scope: Scope, pk: int) -> Case | None:
+    if scope.empty:
+        return None
     return (
-        scope.apply(Case.objects.all())
+        _in_scope(scope)
         .select_related(
             "category", "grid__community", "building", "unit", "handler_department", "handler_user"
         )
@@ -110,6 +151,22 @@ def case_by_token(token: str) -> Case | None:
     if not token or len(token) > 43:
         return None
     return Case.objects.select_related("category").filter(tracking_token=token).first()
+
+
+# Channels through which residents themselves report (the other channels are staff or the system acting).
+RESIDENT_CHANNELS = frozenset({"qr_resident", "wish_box", "open311", "api"})
+# Timeline entries without a user that the reporter made (through the tracking link), not the system.
+REPORTER_KINDS = frozenset({"confirm", "reopen", "feedback", "support"})
+
+
+def actorless_label(case: Case, event: CaseEvent) -> str:
+    """Who made a timeline entry that has no user: the reporter (a resident channel's report, or an answer through
+    the tracking link) or the system (sweeps)."""
+    from django.utils.translation import gettext as _
+
+    if event.kind == CaseEvent.CREATE:
+        return _("群众反映") if case.channel in RESIDENT_CHANNELS else _("系统")
+    return _("反映人") if event.kind in REPORTER_KINDS else _("系统")
 
 
 def case_events(case: Case) -> list[CaseEvent]:
@@ -129,17 +186,9 @@ def my_queue(user: Any, now: dt.datetime | None = None) -> Queue:
 
     One aggregate query over the partial "open" indexes."""
     now = now or timezone.now()
-    departments = [p.department_id for p in access.active_posts(user) if p.department_id]
-    mine = Q(handler_user_id=user.pk)
-    if departments:
-        mine |= Q(handler_user__isnull=True, handler_department_id__in=departments)
-    soon = now + DUE_SOON
-    due_soon = Q(status__in=WAITING_ACCEPT, accept_due_at__gte=now, accept_due_at__lte=soon) | Q(
-        status__in=HANDLING, resolve_due_at__gte=now, resolve_due_at__lte=soon
-    )
-    counts = Case.objects.filter(mine, status__in=list(OPEN)).aggregate(
+    counts = Case.objects.filter(_mine_q(user), status__in=list(OPEN)).aggregate(
         open=Count("id"),
-        due_soon=Count("id", filter=due_soon),
+        due_soon=Count("id", filter=_due_soon_q(now)),
         overdue=Count("id", filter=_overdue_q(now)),
         awaiting_callback=Count("id", filter=Q(status__in=CALLBACK)),
     )

@@ -8,20 +8,23 @@ signed-in user, whose scope (``linli.org.access``) is checked here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from linli.audit import services as audit
-from linli.cases import deadlines, routing
+from linli.cases import attachments, deadlines, routing, selectors
 from linli.cases.choices import (
     ACCEPT_CLOCK,
     ACTIONS,
@@ -32,6 +35,7 @@ from linli.cases.choices import (
     HANDLING,
     LEVEL_UP,
     Action,
+    Activity,
     Channel,
     HandlingLevel,
     Satisfaction,
@@ -41,14 +45,26 @@ from linli.cases.choices import (
     SystemAction,
     Urgency,
 )
-from linli.cases.models import DESCRIPTION_MAX, Case, CaseEvent, Category, IdempotencyKey
+from linli.cases.models import (
+    DESCRIPTION_MAX,
+    Attachment,
+    AttachmentPurpose,
+    Case,
+    CaseEvent,
+    Category,
+    IdempotencyKey,
+    PatrolLog,
+)
 from linli.cases.numbering import next_number
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.masking import mask_name, mask_phone
+from linli.notifications import services as notifications
+from linli.notifications.choices import Channel as NotifyChannel
 from linli.org import access
 from linli.org.access import Cap
-from linli.org.models import Department
+from linli.org.choices import PostKind
+from linli.org.models import Department, Post
 from linli.registry.models import Building, Grid, Household, Resident, Unit
 
 CASE = "cases.case"
@@ -83,28 +99,41 @@ class TransitionNotAllowed(LinliError):
 class _Intake:
     values: dict[str, Any]
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    phone: str = ""  # the phone typed with the report, for the receipt SMS (stored only encrypted, in values)
 
 
-def _clean_text(value: str | None, label: str, limit: int, *, required: bool) -> str:
+def _clean_text(value: str | None, label: str, limit: int, *, required: bool, field: str) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise LinliError(f"请填写{label}")
+        raise LinliError(f"请填写{label}", field=field)
     if len(text) > limit:
-        raise LinliError(f"{label}不能超过 {limit} 个字（当前 {len(text)} 个字）")
+        raise LinliError(f"{label}不能超过 {limit} 个字（当前 {len(text)} 个字）", field=field)
     return text
+
+
+def default_title(description: str, limit: int = 30) -> str:
+    """A title from the description: its first sentence or clause when that fits, else cut with an ellipsis."""
+    text = " ".join(description.split())
+    if len(text) <= limit:
+        return text
+    for mark in "。！？!?；;，,":
+        cut = text.find(mark)
+        if 8 <= cut < limit:
+            return text[:cut]
+    return text[: limit - 1] + "…"
 
 
 def _clean_point(lat: float | None, lng: float | None) -> tuple[float | None, float | None]:
     if lat is None and lng is None:
         return None, None
     if lat is None or lng is None:
-        raise LinliError("经纬度须同时提供")
+        raise LinliError("经纬度须同时提供", field="lat")
     try:
         lat, lng = float(lat), float(lng)
     except (TypeError, ValueError) as exc:
-        raise LinliError("经纬度格式不正确") from exc
+        raise LinliError("经纬度格式不正确", field="lat") from exc
     if not (math.isfinite(lat) and math.isfinite(lng)) or not (3.5 <= lat <= 54.0 and 73.0 <= lng <= 136.0):
-        raise LinliError("坐标不在中国境内，请重新定位")
+        raise LinliError("坐标不在中国境内，请重新定位", field="lat")
     return lat, lng
 
 
@@ -113,15 +142,15 @@ def _clean_place(
 ) -> tuple[Building | None, Unit | None]:
     if household is not None:
         if household.grid_id != grid.pk:
-            raise LinliError("所选住户不在该网格内")
+            raise LinliError("所选住户不在该网格内", field="household")
         building = building or household.building
         unit = unit or household.unit
     if unit is not None:
         building = building or unit.building
         if unit.building_id != (building.pk if building else None):
-            raise LinliError("所选单元不属于该楼栋")
+            raise LinliError("所选单元不属于该楼栋", field="unit")
     if building is not None and building.grid_id != grid.pk:
-        raise LinliError("所选楼栋不在该网格内")
+        raise LinliError("所选楼栋不在该网格内", field="building")
     return building, unit
 
 
@@ -147,16 +176,16 @@ def _intake(
 ) -> _Intake:
     """Validated column values (before any write), plus what the idempotency fingerprint covers."""
     if channel not in Channel.values:
-        raise LinliError(f"未知的来源渠道：{channel}")
+        raise LinliError(f"未知的来源渠道：{channel}", field="channel")
     if urgency not in Urgency.values:
-        raise LinliError(f"未知的紧急程度：{urgency}")
+        raise LinliError(f"未知的紧急程度：{urgency}", field="urgency")
     if not category.active:
-        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类")
-    description = _clean_text(description, "问题描述", DESCRIPTION_MAX, required=True)
-    title = _clean_text(title, "标题", TITLE_MAX, required=False) or description[:30]
+        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类", field="category")
+    description = _clean_text(description, "问题描述", DESCRIPTION_MAX, required=True, field="description")
+    title = _clean_text(title, "标题", TITLE_MAX, required=False, field="title") or default_title(description)
     building, unit = _clean_place(grid, building, unit, household)
     lat, lng = _clean_point(lat, lng)
-    address = _clean_text(address, "地点", 200, required=False)
+    address = _clean_text(address, "地点", 200, required=False, field="address")
     anonymous = anonymous or channel == Channel.WISH_BOX
     values: dict[str, Any] = {
         "channel": channel,
@@ -177,8 +206,8 @@ def _intake(
     }
     fingerprint = {k: getattr(v, "pk", v) for k, v in values.items()}
     if not anonymous:
-        name = _clean_text(reporter_name, "反映人姓名", 64, required=False)
-        phone = _clean_text(reporter_phone, "联系电话", 20, required=False)
+        name = _clean_text(reporter_name, "反映人姓名", 64, required=False, field="reporter_name")
+        phone = _clean_text(reporter_phone, "联系电话", 20, required=False, field="reporter_phone")
         if reporter is not None:
             values["resident"] = reporter
             name = name or reporter.name
@@ -195,6 +224,7 @@ def _intake(
             values["reporter_phone_digest"] = reporter.phone_digest
             values["reporter_phone_masked"] = reporter.phone_masked
         fingerprint |= {"resident": getattr(reporter, "pk", None), "name": name, "phone": phone}
+        return _Intake(values, fingerprint, phone=phone)
     return _Intake(values, fingerprint)
 
 
@@ -218,9 +248,9 @@ def _claim_key(client: str, key: str, request_hash: str) -> Case | None:
     except IntegrityError:
         row = IdempotencyKey.objects.select_related("case").get(client=client, key=key)
     if row.request_hash != request_hash:
-        raise ConflictError("该幂等键已用于另一条不同内容的诉求，请使用新的幂等键")
+        raise ConflictError("该幂等键已用于另一条不同内容的诉求，请使用新的幂等键", field="idempotency_key")
     if row.case is None:
-        raise ConflictError("相同的请求正在处理中，请稍后重试")
+        raise ConflictError("相同的请求正在处理中，请稍后重试", field="idempotency_key")
     return row.case
 
 
@@ -274,11 +304,25 @@ def case_create(
     idempotency_key: str | None = None,
     client: str = "",
     source: str = "console",
+    photos: Sequence[Any] = (),
+    patrol: PatrolLog | None = None,
 ) -> Case:
     """Create a case from any channel, with its number, deadlines, triage defaults, timeline and audit rows.
 
     Anonymous cases (and every wish-box case) keep no reporter, no phone and no user: not on the case, not on its
-    timeline, not in the audit trail. With ``idempotency_key`` a retried request returns the first case."""
+    timeline, not in the audit trail, not on its photos (re-encoded without metadata). With ``idempotency_key`` a
+    retried request returns the first case. ``case._created`` tells the two apart: True for a new case, False
+    for the replay of an earlier request (then ``photos`` are not stored again).
+
+    A signed-in ``actor`` must hold the case scope over ``grid`` (NotFound otherwise, nothing written);
+    ``actor=None`` is the resident's and the anonymous channels (QR page, wish box, Open311 clients checked by
+    their key). ``photos`` are checked (count, size, real image) before anything is written; ``patrol`` links a
+    problem found on a patrol (一日双巡) to its log, which must be of the same grid."""
+    if _is_user(actor) and not access.can(actor, Cap.CASE_VIEW, grid):
+        raise NotFound("网格不存在或不在您的管辖范围内", field="grid")
+    if patrol is not None and patrol.grid_id != grid.pk:
+        raise LinliError("巡查记录与所选网格不一致", field="patrol")
+    checked = attachments.check_photos(photos) if photos else []
     intake = _intake(
         channel=channel,
         category=category,
@@ -300,13 +344,14 @@ def case_create(
     )
     key = (idempotency_key or "").strip()
     if len(key) > 128:
-        raise LinliError("幂等键不能超过 128 个字符")
+        raise LinliError("幂等键不能超过 128 个字符", field="idempotency_key")
     anonymous = intake.values["anonymous"]
     who = None if anonymous else actor
     with transaction.atomic():
         if key:
             earlier = _claim_key(client[:64], key, _request_hash(intake.fingerprint))
             if earlier is not None:
+                earlier._created = False  # type: ignore[attr-defined]
                 return earlier
         now = timezone.now()
         due = deadlines.compute(now, _limits(category))
@@ -318,6 +363,7 @@ def case_create(
             handling_level=suggestion.handling_level,
             handler_department=suggestion.department,
             created_by=who if getattr(who, "pk", None) else None,
+            patrol=patrol,
             accept_due_at=due.accept_due_at,
             resolve_due_at=due.resolve_due_at,
             accept_soon_at=due.accept_soon_at,
@@ -328,7 +374,7 @@ def case_create(
         )
         if key:
             IdempotencyKey.objects.filter(client=client[:64], key=key).update(case=case)
-        _event(
+        created = _event(
             case,
             kind=CaseEvent.CREATE,
             actor=who,
@@ -340,12 +386,47 @@ def case_create(
                 "suggested_by": suggestion.source,
                 "accept_due_at": due.accept_due_at.isoformat(),
                 "resolve_due_at": due.resolve_due_at.isoformat(),
-            },
+            }
+            | ({"photos": len(checked)} if checked else {}),
         )
+        attachments.save_photos(case, checked, purpose=AttachmentPurpose.REPORT, event=created)
         audit.change_record(
             actor=who, entity=CASE, entity_id=case.pk, action="create", after=_snapshot(case), source=source
         )
+        if intake.phone:
+            _send_receipt(case, intake.phone)
+    case._created = True  # type: ignore[attr-defined]
     return case
+
+
+TRACKING_PATH = "/m/t/{token}/"
+MOBILE_PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+def tracking_url(case: Case) -> str:
+    """The reporter's tracking link (the mobile pages), absolute when ``LINLI_PUBLIC_URL`` is configured."""
+    base = str(getattr(settings, "LINLI_PUBLIC_URL", "") or "").rstrip("/")
+    return base + TRACKING_PATH.format(token=case.tracking_token)
+
+
+def _send_receipt(case: Case, phone: str) -> None:
+    """The reporter's receipt (回执) by SMS: the case number and the tracking link, through the outbox (in the
+    create transaction: sent once it commits, never for a rolled-back create)."""
+    if not MOBILE_PHONE.fullmatch(phone):
+        return  # a landline cannot take an SMS; the number is still on the case for a callback
+    notifications.notify(
+        channel=NotifyChannel.SMS,
+        address=phone,
+        subject="诉求登记回执",
+        body=f"您反映的问题已登记，编号 {case.number}。办理进度与评价：{tracking_url(case)}",
+        payload={"case": case.pk, "kind": "receipt"},
+        dedupe_key=f"case:{case.pk}:receipt",
+    )
+
+
+def _is_user(actor: Any) -> bool:
+    """A signed-in person (not the system, not an anonymous visitor)."""
+    return actor is not None and bool(getattr(actor, "is_authenticated", False))
 
 
 def _event(
@@ -374,12 +455,24 @@ def _event(
 # ------------------------------------------------------------------------------------------------ transitions
 
 
-def _authorize(actor: Any, capability: str, case: Case) -> None:
+def can_view(actor: Any, case: Case) -> bool:
+    """Whether ``actor`` sees ``case``: through the scoping layer, or as a department whistled to it."""
+    if access.can(actor, Cap.CASE_VIEW, case):
+        return True
+    return selectors.visible_to_department(case, access.scope_for(actor, Cap.CASE_VIEW).department_ids)
+
+
+def _authorize(actor: Any, capability: str, case: Case, *, whistled: bool = False) -> None:
+    """NotFound when ``actor`` does not see the case, PermissionDenied when they see it but may not do this.
+
+    ``whistled=True`` (notes, photos, whistle actions) lets a department whistled to the case count as seeing
+    it; the case's own transitions still need the capability over the case itself."""
     if actor is None:
         return
-    if not access.can(actor, Cap.CASE_VIEW, case):
+    visible = can_view(actor, case) if whistled else access.can(actor, Cap.CASE_VIEW, case)
+    if not visible:
         raise NotFound("诉求不存在或不在您的管辖范围内")
-    if not access.can(actor, capability, case):
+    if capability != Cap.CASE_VIEW and not access.can(actor, capability, case):
         raise PermissionDenied("您没有权限对该诉求执行此操作")
 
 
@@ -396,26 +489,59 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _require_note(note: str, what: str) -> None:
+def _require_note(note: str, what: str, field: str = "note") -> None:
     if len(note.strip()) < 2:
-        raise LinliError(f"请填写{what}")
+        raise LinliError(f"请填写{what}", field=field)
+
+
+def _region_chain(case: Case) -> tuple[int | None, int | None, int | None]:
+    """The ids of the case's community, street and county (one query)."""
+    row = (
+        Grid.objects.filter(pk=case.grid_id)
+        .values_list("community_id", "community__parent_id", "community__parent__parent_id")
+        .first()
+    )
+    return row if row is not None else (None, None, None)
+
+
+def check_department(case: Case, department: Department | None, field: str = "handler_department") -> None:
+    """A department handling (or called to) a case belongs to the case's street or county."""
+    if department is None:
+        return
+    _, street_id, county_id = _region_chain(case)
+    if department.region_id not in {street_id, county_id} - {None}:
+        raise LinliError(f"“{department.name}”不属于该诉求所在的街道或县区", field=field)
+
+
+def check_handler(case: Case, user: Any, department: Department | None, actor: Any) -> None:
+    """The chosen handler must be able to handle the case (as it will be routed: to ``department``).
+
+    Checked when a person assigns; the system (``actor=None``: sweeps, imports, fixtures) is trusted."""
+    if user is None or not _is_user(actor):
+        return
+    routed = copy.copy(case)
+    routed.handler_department = department
+    if not getattr(user, "is_active", False) or not access.can(user, Cap.CASE_HANDLE, routed):
+        name = getattr(user, "display_name", "") or str(user)
+        raise LinliError(f"“{name}”无权办理该诉求（不在其岗位所辖范围内）", field="handler_user")
 
 
 def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
     category: Category = data.get("category") or case.category
     if not category.active:
-        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类")
+        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类", field="category")
     suggestion = routing.suggest(category, case.grid, case.title, case.description)
     level = data.get("handling_level") or suggestion.handling_level
     if level not in HandlingLevel.values:
-        raise LinliError(f"未知的处置层级：{level}")
+        raise LinliError(f"未知的处置层级：{level}", field="handling_level")
     department: Department | None = data.get("handler_department", suggestion.department)
+    check_department(case, department)
     urgency = data.get("urgency") or case.urgency
     if urgency not in Urgency.values:
-        raise LinliError(f"未知的紧急程度：{urgency}")
+        raise LinliError(f"未知的紧急程度：{urgency}", field="urgency")
     overridden = level != suggestion.handling_level or department != suggestion.department
     if overridden:
-        _require_note(note, "调整处置层级或承办部门的理由")
+        _require_note(note, "调整处置层级或承办部门的理由", "reason")
     step = _Step(
         values={
             "category": category,
@@ -453,16 +579,23 @@ def _step_assign(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
     department = data.get("handler_department", case.handler_department)
     level = data.get("handling_level") or case.handling_level
     if level not in HandlingLevel.values:
-        raise LinliError(f"未知的处置层级：{level}")
+        raise LinliError(f"未知的处置层级：{level}", field="handling_level")
     if user is None and department is None:
-        raise LinliError("请指定承办人或承办部门")
+        raise LinliError("请指定承办人或承办部门", field="handler_user")
+    if "handler_department" in data:
+        check_department(case, department)
+    if "handler_user" in data:
+        check_handler(case, user, department, actor)
+    step_data: dict[str, Any] = {
+        "handler_user": getattr(user, "pk", None),
+        "handler_department": department.code if department else None,
+        "handling_level": level,
+    }
+    if data.get("auto"):
+        step_data |= {"auto": True, "open_load": data.get("open_load")}
     return _Step(
         values={"handler_user": user, "handler_department": department, "handling_level": level},
-        data={
-            "handler_user": getattr(user, "pk", None),
-            "handler_department": department.code if department else None,
-            "handling_level": level,
-        },
+        data=step_data,
     )
 
 
@@ -477,7 +610,7 @@ def _step_accept(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
 
 
 def _step_pause(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
-    _require_note(note, "暂停原因（如等待居民配合）")
+    _require_note(note, "暂停原因（如等待居民配合）", "reason")
     return _Step(values={"paused_at": now}, data={"resumes_to": Status.IN_PROGRESS})
 
 
@@ -510,7 +643,7 @@ def _step_resolve(case: Case, actor: Any, now: dt.datetime, note: str, data: dic
 def _step_confirm(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
     satisfaction = data.get("satisfaction")
     if satisfaction not in CALLBACK_SATISFACTION - {Satisfaction.UNSATISFIED}:
-        raise LinliError("请选择回访结果：满意、基本满意或不满意")
+        raise LinliError("请选择回访结果：满意、基本满意或不满意", field="satisfaction")
     return _Step(
         values={"satisfaction": satisfaction, "closed_at": now, "callback_due_at": None},
         data={"satisfaction": satisfaction},
@@ -553,20 +686,20 @@ def _step_close_no_response(
 
 
 def _step_reject(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
-    _require_note(note, "不予受理的理由")
+    _require_note(note, "不予受理的理由", "reason")
     return _Step(values={"closed_at": now})
 
 
 def _step_merge(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
     into: Case | None = data.get("into")
     if into is None:
-        raise LinliError("请选择要合并到的诉求")
+        raise LinliError("请选择要合并到的诉求", field="into")
     if into.pk == case.pk:
-        raise LinliError("不能合并到自身")
+        raise LinliError("不能合并到自身", field="into")
     if into.status in (Status.MERGED, Status.REJECTED):
-        raise LinliError(f"诉求 {into.number} 已{into.get_status_display()}，不能作为合并目标")
+        raise LinliError(f"诉求 {into.number} 已{into.get_status_display()}，不能作为合并目标", field="into")
     if actor is not None and not access.can(actor, Cap.CASE_TRIAGE, into):
-        raise NotFound("目标诉求不存在或不在您的管辖范围内")
+        raise NotFound("目标诉求不存在或不在您的管辖范围内", field="into")
 
     def record_on_target(merged: Case) -> None:
         _event(
@@ -605,17 +738,53 @@ _STEPS: dict[str, Callable[[Case, Any, dt.datetime, str, dict[str, Any]], _Step]
 }
 
 
-@transaction.atomic
 def transition(
-    *, case: Case, action: str, actor: Any, version: int, note: str = "", source: str = "console", **data: Any
+    *,
+    case: Case,
+    action: str,
+    actor: Any,
+    version: int,
+    note: str = "",
+    source: str = "console",
+    photos: Sequence[Any] = (),
+    **data: Any,
 ) -> Case:
     """Carry out ``action`` on ``case`` as it was at ``version`` (the version the user saw).
 
     Raises NotFound (outside the actor's scope), PermissionDenied (visible, but not theirs to act on),
     TransitionNotAllowed (not from this status), LinliError (missing input) or ConflictError (changed meanwhile);
-    in every case nothing is written. ``confirm`` with ``satisfaction="unsatisfied"`` reopens the case."""
+    in every case nothing is written. ``confirm`` with ``satisfaction="unsatisfied"`` reopens the case.
+
+    ``photos`` are checked before anything is written and stored linked to the timeline entry (purpose
+    "result" for ``resolve``, else "progress"). ``triage`` with ``auto_assign=True`` goes on to assign the
+    fairest handler (``assignment.pick_handler``) when the case has none and a candidate exists. ``assign`` and
+    ``reopen`` tell the handler (inbox); resolving and closing a case tell the reporters of the cases merged
+    into it (``feedback``)."""
     if action not in ACTIONS:
-        raise LinliError(f"未知的操作：{action}")
+        raise LinliError(f"未知的操作：{action}", field="action")
+    checked = attachments.check_photos(photos) if photos else []
+    auto_assign = bool(data.pop("auto_assign", False)) and action == Action.TRIAGE
+    with transaction.atomic():
+        case, event = _transition(
+            case=case, action=action, actor=actor, version=version, note=note, source=source, data=data
+        )
+        if checked:
+            purpose = AttachmentPurpose.RESULT if action == Action.RESOLVE else AttachmentPurpose.PROGRESS
+            attachments.save_photos(case, checked, purpose=purpose, event=event)
+        if auto_assign and case.handler_user_id is None:
+            from linli.cases import assignment
+
+            picked = assignment.pick_handler(case)
+            if picked is not None:
+                case = assignment.assign_to(
+                    case=case, user=picked, actor=actor, version=case.version, note="", source=source
+                )
+    return case
+
+
+def _transition(
+    *, case: Case, action: str, actor: Any, version: int, note: str, source: str, data: dict[str, Any]
+) -> tuple[Case, CaseEvent]:
     _authorize(actor, ACTION_CAP[action], case)
     note = (note or "").strip()
     if case.version != version:
@@ -637,7 +806,7 @@ def transition(
     before = _snapshot(case)
     from_status = case.status
     case.refresh_from_db()
-    _event(
+    event = _event(
         case,
         kind=action,
         actor=actor,
@@ -660,16 +829,176 @@ def transition(
     )
     if step.after is not None:
         step.after(case)
-    return case
+    _follow_up(case, action, actor)
+    return case, event
+
+
+def handler_recipients(case: Case) -> list[Any]:
+    """Who handles ``case`` now: its handler, else its department's handlers (active posts)."""
+    if case.handler_user_id:
+        user = case.handler_user
+        return [user] if user is not None and user.is_active else []
+    if case.handler_department_id:
+        return access_holders(kinds=[PostKind.DEPARTMENT_HANDLER], department_id=case.handler_department_id)
+    return []
+
+
+def access_holders(*, kinds: list[str], **place: Any) -> list[Any]:
+    """Users holding an active post of one of ``kinds`` on ``place`` (region_id, grid_id, department_id …)."""
+    today = timezone.localdate()
+    posts = (
+        Post.objects.filter(kind__in=kinds, user__isnull=False, user__is_active=True, **place)
+        .filter(started_on__lte=today)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        .select_related("user")
+        .order_by("user_id")
+    )
+    seen: dict[int, Any] = {}
+    for post in posts:
+        if post.user_id is not None:
+            seen.setdefault(post.user_id, post.user)
+    return list(seen.values())
+
+
+_TELL_HANDLER: dict[str, tuple[str, str]] = {
+    Action.ASSIGN: (
+        "【派单】诉求 {number} 已派给您办理",
+        "诉求“{title}”（{number}）已派给您，请在 {due} 前受理。",
+    ),
+    Action.REOPEN: (
+        "【重新办理】诉求 {number} 回访不满意，已退回重办",
+        "诉求“{title}”（{number}）回访不满意，已退回重新办理（第 {round} 次返工），请在 {due} 前受理。",
+    ),
+}
+
+
+def _follow_up(case: Case, action: str, actor: Any) -> None:
+    """What a transition sets off in the same transaction: the handler's inbox, merged cases' reporters."""
+    if action in _TELL_HANDLER:
+        subject, body = _TELL_HANDLER[action]
+        due = timezone.localtime(case.accept_due_at).strftime("%Y-%m-%d %H:%M") if case.accept_due_at else "—"
+        values = {"number": case.number, "title": case.title, "due": due, "round": case.reopened_count}
+        for user in handler_recipients(case):
+            if getattr(actor, "pk", None) == user.pk:
+                continue  # who assigned a case to themselves needs no message
+            notifications.notify(
+                channel="inbox",
+                recipient=user,
+                subject=subject.format(**values),
+                body=body.format(**values),
+                payload={"case": case.pk, "number": case.number, "action": str(action)},
+                dedupe_key=f"case:{case.pk}:{action}:v{case.version}:u{user.pk}",
+            )
+    if action == Action.RESOLVE or case.status == Status.CLOSED:
+        from linli.cases import feedback
+
+        if action == Action.RESOLVE:
+            feedback.tell_merged_reporters(case)
+        else:
+            feedback.record_outcome_on_merged(case)
+
+
+# The reporter's values a reveal may show, and the AccessLog field name each is logged under.
+REVEALABLE: dict[str, tuple[str, str]] = {
+    "phone": ("reporter_phone_cipher", "reporter_phone"),
+    "name": ("reporter_name_cipher", "reporter_name"),
+}
+
+
+def can_reveal(actor: Any, case: Case) -> bool:
+    return not case.anonymous and access.can(actor, Cap.REVEAL, case)
+
+
+@transaction.atomic
+def case_reveal(*, case: Case, actor: Any, field: str, reason: str, ip: str | None = None) -> str:
+    """The full value of the reporter's ``field`` ("phone" or "name"), logged (who, whose, what, why, from where).
+
+    Raises PermissionDenied without the reveal permission over the case, LinliError without a reason; an
+    anonymous case has nothing to reveal. Returns "" when the reporter left the field empty (nothing logged)."""
+    if field not in REVEALABLE:
+        raise LinliError(f"无法查看字段：{field}", field="field")
+    if case.anonymous or not can_reveal(actor, case):
+        raise PermissionDenied("您没有权限查看反映人的完整信息")
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise LinliError("请填写查看原因", field="reason")
+    column, logged_as = REVEALABLE[field]
+    token = getattr(case, column)
+    if not token:
+        return ""
+    audit.access_log(actor=actor, entity=CASE, entity_id=case.pk, field=logged_as, reason=reason, ip=ip)
+    return cipher().decrypt(token)
 
 
 @transaction.atomic
 def case_note(*, case: Case, actor: Any, note: str) -> CaseEvent:
-    """A note on the timeline (no status change, no version bump)."""
-    _authorize(actor, Cap.CASE_VIEW, case)
+    """A note on the timeline (no status change, no version bump); a department whistled to the case may too."""
+    _authorize(actor, Cap.CASE_VIEW, case, whistled=True)
     note = (note or "").strip()
     _require_note(note, "备注内容")
     return _event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
+
+
+# Who may add photos of which purpose later on (the reporter's own photos come with ``case_create``).
+PHOTO_CAP: dict[str, str] = {
+    AttachmentPurpose.REPORT: Cap.CASE_VIEW,
+    AttachmentPurpose.PROGRESS: Cap.CASE_HANDLE,
+    AttachmentPurpose.RESULT: Cap.CASE_HANDLE,
+}
+
+
+def case_add_photos(
+    *,
+    case: Case,
+    actor: Any,
+    photos: Sequence[Any],
+    purpose: str = "progress",
+    note: str = "",
+    source: str = "api",
+) -> tuple[CaseEvent | None, list[Attachment]]:
+    """Photos added to a case after intake: one "photo" timeline entry with the photos linked to it.
+
+    Idempotent per photo: a photo whose (re-encoded) content the case already holds for the same purpose is not
+    stored twice, so a retried upload adds nothing (then no timeline entry either: ``(None, [])``)."""
+    if purpose not in PHOTO_CAP:
+        raise LinliError(f"未知的照片用途：{purpose}", field="purpose")
+    _authorize(actor, PHOTO_CAP[purpose], case, whistled=purpose == AttachmentPurpose.PROGRESS)
+    if not photos:
+        raise LinliError("请选择要上传的照片", field="photos")
+    checked = attachments.check_photos(photos)
+    note = _clean_text(note, "说明", 2000, required=False, field="note")
+    with transaction.atomic():
+        Case.objects.select_for_update().filter(pk=case.pk).first()  # one upload of a case at a time
+        held = set(
+            Attachment.objects.filter(case_id=case.pk, purpose=purpose).values_list("sha256", flat=True)
+        )
+        fresh: list[attachments.CheckedPhoto] = []
+        for photo in checked:
+            if photo.sha256 not in held:
+                held.add(photo.sha256)
+                fresh.append(photo)
+        if not fresh:
+            return None, []
+        now = timezone.now()
+        who = None if case.anonymous and purpose == AttachmentPurpose.REPORT else actor
+        event = _event(
+            case,
+            kind=Activity.PHOTO,
+            actor=who,
+            at=now,
+            note=note,
+            data={"purpose": purpose, "count": len(fresh)},
+        )
+        saved = attachments.save_photos(case, fresh, purpose=purpose, event=event)
+        audit.change_record(
+            actor=who,
+            entity=CASE,
+            entity_id=case.pk,
+            action="update",
+            after={"action": Activity.PHOTO, "purpose": purpose, "attachments": [a.pk for a in saved]},
+            source=source,
+        )
+    return event, saved
 
 
 # ------------------------------------------------------------------------------------------ system actions

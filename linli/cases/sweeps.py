@@ -5,6 +5,8 @@
 * ``escalate_overdue``: a step past its deadline gets a red notice, the case climbs one handling level and the
   handler and the level above are notified.
 * ``close_callbacks_without_response``: a resolved case whose callback window passed closes as "no response".
+* ``whistles_report_overdue``: a department whistled to a case (吹哨) that did not report (报到) in time gets a
+  red notice; the community, the county and the department are notified.
 
 Every deadline lives on the case row; each sweep reads the rows it still has to act on through a partial index
 (a row leaves the index once acted on), in batches locked with ``FOR UPDATE SKIP LOCKED`` where the database
@@ -29,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from linli.audit import services as audit
 from linli.cases import services
 from linli.cases.choices import (
     ALERT_NONE,
@@ -36,11 +39,12 @@ from linli.cases.choices import (
     CALLBACK,
     LEVEL_UP,
     Action,
+    Activity,
     HandlingLevel,
     Step,
     SupervisionLevel,
 )
-from linli.cases.models import Case, Supervision
+from linli.cases.models import Case, Supervision, Whistle, WhistleStatus
 from linli.core.errors import ConflictError
 from linli.notifications import services as notifications
 from linli.org.choices import PostKind
@@ -142,17 +146,29 @@ def _local(value: dt.datetime | None) -> str:
 def _issue(
     case: Case, *, step: str, level: str, now: dt.datetime, users: list[Any], subject: str, body: str
 ) -> Supervision:
-    """The notice row and one inbox message per user, in the caller's transaction."""
+    """The notice row and one inbox message per user, in the caller's transaction.
+
+    ``round`` is the case's rework count, or — when an approved extension gave the step a new deadline after a
+    notice of this round was issued — the next free number, so the new deadline is supervised too."""
+    round_ = case.reopened_count
+    latest = (
+        Supervision.objects.filter(case=case, step=step, level=level, round__gte=round_)
+        .order_by("-round")
+        .values_list("round", flat=True)
+        .first()
+    )
+    if latest is not None:
+        round_ = latest + 1
     notice = Supervision.objects.create(
         case=case,
         step=step,
         level=level,
-        round=case.reopened_count,
+        round=round_,
         due_at=getattr(case, f"{step}_due_at"),
         issued_at=now,
         notified_user_ids=[u.pk for u in users],
     )
-    suffix = f":r{case.reopened_count}" if case.reopened_count else ""
+    suffix = f":r{round_}" if round_ else ""
     for user in users:
         notifications.notify(
             channel="inbox",
@@ -305,6 +321,90 @@ def close_callbacks_without_response(now: dt.datetime, *, budget: float = RUN_BU
     return _batches(due, "callback_due_at", _close_no_response, budget=budget)
 
 
+# --- whistles (吹哨) not reported in time ------------------------------------------------------------------------
+
+
+def _whistle_red(whistle: Whistle, now: dt.datetime, people: People) -> bool:
+    """Red notice for a department that did not report (报到) in time: claimed once by a conditional UPDATE (the
+    part's version is left alone, so the department can still report on the version it saw)."""
+    claimed = Whistle.objects.filter(
+        pk=whistle.pk, status=WhistleStatus.CALLED, alert__lt=ALERT_RED, report_due_at__lt=now
+    ).update(alert=ALERT_RED, report_overdue=True)
+    if not claimed:
+        return False
+    case = whistle.case
+    department = whistle.department
+    note = f"红牌督办：{department.name}逾期未报到（报到时限 {_local(whistle.report_due_at)}）"
+    services._event(
+        case,
+        kind=Activity.WHISTLE_OVERDUE,
+        actor=None,
+        at=now,
+        note=note,
+        data={
+            "whistle": whistle.pk,
+            "department": department.code,
+            "department_name": department.name,
+            "level": SupervisionLevel.RED,
+            "due_at": whistle.report_due_at.isoformat(),
+        },
+    )
+    audit.change_record(
+        actor=None,
+        entity="cases.whistle",
+        entity_id=whistle.pk,
+        action="update",
+        before={"alert": whistle.alert},
+        after={"alert": ALERT_RED, "report_overdue": True},
+        source="monitor",
+        note=note,
+    )
+    called_by = [whistle.called_by] if whistle.called_by_id and whistle.called_by else []
+    users = _unique(
+        [
+            *called_by,
+            *people.at_level(case, HandlingLevel.COMMUNITY),
+            *people.at_level(case, COUNTY),
+            *people.holders([PostKind.DEPARTMENT_HANDLER], department_id=department.pk),
+        ]
+    )
+    for user in users:
+        notifications.notify(
+            channel="inbox",
+            recipient=user,
+            subject=f"【红牌督办】{department.name}逾期未就诉求 {case.number} 报到",
+            body=(
+                f"社区就诉求“{case.title}”（{case.number}）向{department.name}吹哨，报到时限 "
+                f"{_local(whistle.report_due_at)} 已过，尚未报到。请立即报到并办理。"
+            ),
+            payload={"case": case.pk, "number": case.number, "whistle": whistle.pk, "level": "red"},
+            dedupe_key=f"whistle:{whistle.pk}:late:u{user.pk}",
+        )
+    return True
+
+
+def whistles_report_overdue(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
+    """Red notices for whistled departments past their report deadline (partial index ``whistle_report_late_todo``,
+    batches locked with ``SKIP LOCKED``); returns how many."""
+    people = People(timezone.localdate(now))
+    acted = 0
+    stop_at = time.monotonic() + budget
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Whistle.objects.filter(
+                    status=WhistleStatus.CALLED, alert__lt=ALERT_RED, report_due_at__lt=now
+                )
+                .select_related("case", "department", "called_by")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("report_due_at")[:BATCH]
+            )
+            done = sum(1 for row in rows if _whistle_red(row, now, people))
+        acted += done
+        if len(rows) < BATCH or not done or time.monotonic() >= stop_at:
+            return acted
+
+
 # --- monitor entry points (``now`` = the clock) -----------------------------------------------------------------
 
 
@@ -318,3 +418,7 @@ def cases_overdue() -> int:
 
 def cases_callback_expired() -> int:
     return close_callbacks_without_response(timezone.now())
+
+
+def whistles_overdue() -> int:
+    return whistles_report_overdue(timezone.now())

@@ -39,14 +39,18 @@ INSTALLED_APPS = [
     "linli.org",
     "linli.notifications",
     "linli.cases",
+    "linli.metrics",
     "linli.console",
     "linli.api",
+    "linli.open311",
+    "linli.mobile",
     "linli.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "linli.accounts.middleware.IdleSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,7 +145,9 @@ LINLI_OFFICE_HOURS = env_str("LINLI_OFFICE_HOURS", "08:30-12:00,13:30-17:30")
 
 # Idle session timeout: the cookie lives this long after the last request.
 SESSION_COOKIE_AGE = env_int("LINLI_SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Idle timeout: the session is saved (and its expiry renewed) at most once per LINLI_SESSION_TOUCH_SECONDS by
+# linli.accounts.middleware.IdleSessionMiddleware, instead of on every request.
+LINLI_SESSION_TOUCH_SECONDS = env_int("LINLI_SESSION_TOUCH_SECONDS", 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("LINLI_SECURE_COOKIES", False)
@@ -187,6 +193,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 LINLI_NOTIFY_MAX_ATTEMPTS = env_int("LINLI_NOTIFY_MAX_ATTEMPTS", 6)
 LINLI_SMS_BACKEND = env_str("LINLI_SMS_BACKEND", "linli.notifications.sms.ConsoleSmsGateway")
 LINLI_WEBHOOK_ALLOW_PRIVATE = env_bool("LINLI_WEBHOOK_ALLOW_PRIVATE", False)
+# The address residents reach the site at: printed in QR codes and tracking links sent by SMS.
+LINLI_PUBLIC_URL = env_str("LINLI_PUBLIC_URL", "")
+# A TrueType/OpenType font with Chinese glyphs for the printed QR sheets ("" = look in common system paths).
+LINLI_CJK_FONT = env_str("LINLI_CJK_FONT", "")
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,8 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("linli.accounts.urls")),
     path("api/", include("linli.api.urls")),
+    path("open311/v2/", include("linli.open311.urls")),
+    path("m/", include("linli.mobile.urls")),
     path("admin/", admin.site.urls),
     path("", include("linli.console.urls")),
 ]

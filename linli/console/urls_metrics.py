@@ -1,5 +1,10 @@
 """Console URLs: metrics (included from ``linli.console.urls``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from linli.console import views_metrics
+
+urlpatterns = [
+    path("metrics/", views_metrics.metrics_page, name="metrics"),
+    path("metrics/export.xlsx", views_metrics.metrics_export, name="metrics_export"),
+]

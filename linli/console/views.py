@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from linli.audit import services as audit
 from linli.audit.models import ChangeRecord
+from linli.cases import selectors as case_selectors
 from linli.console.forms import MoveOutForm, ResidentForm, ResidentSearchForm, RevealForm, VerifyForm
 from linli.console.places import (
     Crumb,
@@ -86,7 +87,14 @@ def _age_cutoff(years: int) -> dt.date:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     scope = access.scope_for(user, Cap.VIEW)
-    ctx: dict[str, Any] = {"menu": "home", "has_scope": not scope.empty}
+    # "My queue" (appeals): counts that link to the filtered case list.
+    queue = case_selectors.my_queue(user) if access.can(user, Cap.CASE_VIEW) else None
+    ctx: dict[str, Any] = {
+        "menu": "home",
+        "has_scope": not scope.empty or queue is not None,
+        "has_registry": not scope.empty,
+        "queue": queue,
+    }
     if not scope.empty:
         residents = scope.apply(Resident.objects.filter(status=ResidentStatus.ACTIVE))
         households = scope.apply(Household.objects.all())

@@ -1,5 +1,12 @@
 class LinliError(Exception):
-    """A business rule said no; the message is shown to the user."""
+    """A business rule said no; the message is shown to the user.
+
+    ``field`` names the input the error is about (a service parameter such as ``"description"`` or
+    ``"handler_user"``), when there is one; interface code maps it to its own field names."""
+
+    def __init__(self, message: str = "", field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PermissionDenied(LinliError):

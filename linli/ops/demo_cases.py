@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +22,8 @@ from django.utils import timezone
 from linli.accounts.models import User
 from linli.cases import deadlines, routing, services
 from linli.cases.choices import Action, Channel, HandlingLevel, Satisfaction, Status
-from linli.cases.models import Case, CaseEvent, CaseSequence, Category
-from linli.cases.numbering import format_number
+from linli.cases.models import Case, CaseEvent, Category
+from linli.cases.numbering import format_number, reserve
 from linli.org.choices import PostKind
 from linli.org.models import Post
 from linli.registry.models import Building, Grid
@@ -148,7 +148,7 @@ class _History:
         self.now = now
         self.cases: list[Case] = []
         self.events: list[list[CaseEvent]] = []
-        self.per_day: Counter[dt.date] = Counter()
+        self.first_number = reserve(HISTORY_CASES)
 
     def _event(
         self, case: Case, events: list[CaseEvent], kind: str, at: dt.datetime, actor: Any, **kw: Any
@@ -168,7 +168,6 @@ class _History:
             else (place.community_worker if suggestion.handling_level == HandlingLevel.COMMUNITY else None)
         )
         day = timezone.localdate(created)
-        self.per_day[day] += 1
         channel = rng.choices(
             [
                 Channel.QR_RESIDENT,
@@ -180,7 +179,7 @@ class _History:
             weights=[45, 20, 20, 10, 5],
         )[0]
         case = Case(
-            number=format_number(day, self.per_day[day]),
+            number=format_number(day, self.first_number + len(self.cases)),
             title=text[0],
             description=text[1],
             category=category,
@@ -351,8 +350,6 @@ class _History:
                 e.case = case
                 rows.append(e)
         CaseEvent.objects.bulk_create(rows, batch_size=1000)
-        for day, count in self.per_day.items():
-            CaseSequence.objects.update_or_create(day=day, defaults={"last": count})
         return len(self.cases)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from linli.cases import sweeps as case_sweeps
+from linli.metrics import rollup as metrics_rollup
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
 from linli.registry.models import ImportJob
@@ -44,3 +45,6 @@ def import_jobs_resume() -> int:
 sweep("cases_due_soon", every_seconds=20)(case_sweeps.cases_due_soon)
 sweep("cases_overdue", every_seconds=15)(case_sweeps.cases_overdue)
 sweep("cases_callback_expired", every_seconds=30)(case_sweeps.cases_callback_expired)
+sweep("whistles_overdue", every_seconds=30)(case_sweeps.whistles_overdue)
+# Metrics: re-count the 三率 rollup days touched since the last run, or whose deadlines passed.
+sweep("metrics_refresh", every_seconds=60)(metrics_rollup.metrics_refresh)

@@ -76,7 +76,7 @@ def test_unknown_user_gets_the_same_message():
 
 
 def test_idle_session_expires_after_30_minutes():
-    assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
     user = UserFactory(username="idle", is_superuser=True)
     client = Client()
     client.force_login(user)
@@ -85,3 +85,21 @@ def test_idle_session_expires_after_30_minutes():
         assert client.get("/api/v1/grids").status_code == 200  # activity renews the session
     with time_machine.travel(timezone.now() + timezone.timedelta(minutes=29 + 31)):
         assert client.get("/api/v1/grids").status_code == 401
+
+
+def test_reads_save_the_session_at_most_once_a_minute(django_assert_num_queries):
+    from django.contrib.sessions.models import Session
+
+    user = UserFactory(username="busy", is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert client.get("/api/v1/grids").status_code == 200  # first request after login: touched
+        expiry = Session.objects.get().expire_date
+    with time_machine.travel(start + timezone.timedelta(seconds=30), tick=False):
+        assert client.get("/api/v1/grids").status_code == 200
+        assert Session.objects.get().expire_date == expiry  # not written again within the minute
+    with time_machine.travel(start + timezone.timedelta(seconds=61), tick=False):
+        assert client.get("/api/v1/grids").status_code == 200
+        assert Session.objects.get().expire_date > expiry  # renewed

@@ -172,4 +172,4 @@ def test_seeded_categories(categories):
 def test_case_number_format():
     import datetime as dt
 
-    assert format_number(dt.date(2026, 11, 22), 123) == "SQ20261122-000123"
+    assert format_number(dt.date(2026, 11, 22), 123) == "SQ20261122-00000123"

@@ -51,7 +51,10 @@ def assigned(world, make_case):
 
 
 def _inbox(user) -> list[Message]:
-    return list(Message.objects.filter(recipient=user, channel="inbox").order_by("id"))
+    # Supervision notices only (the assignment itself also tells the handler: payload "action", no "step").
+    return list(
+        Message.objects.filter(recipient=user, channel="inbox", payload__has_key="step").order_by("id")
+    )
 
 
 def test_due_soon_marks_are_stored_with_the_deadlines(assigned):
@@ -129,7 +132,7 @@ def test_resolved_in_time_gets_nothing(assigned):
     assert sweeps.mark_due_soon(later) == 0
     assert sweeps.escalate_overdue(later) == 0
     assert not Supervision.objects.filter(case=case).exists()
-    assert not Message.objects.exists()
+    assert not Message.objects.filter(payload__has_key="step").exists()
     assert Case.objects.get(pk=case.pk).handling_level == "grid"
 
 

@@ -1,0 +1,143 @@
+"""Fair assignment (equal open load): who could handle a case at its handling level, and who has the least on hand.
+
+* ``candidates``: the users with an active post on the place that handles the case at its level — the grid's
+  grid workers for building- and grid-level cases, the community's workers and secretary for community-level
+  ones, the street's staff for street-level ones, the department's handlers for department-level ones — and whose
+  post grants ``cases.handle`` (street staff triage but do not handle, so a street-level case gets its handler
+  by hand or through a department).
+* ``pick_handler``: the candidate with the fewest open cases, counted in one aggregate query over the partial
+  index of open cases per handler (``case_open_handler``). Ties go to the one whose newest open case is oldest
+  (the longest since their last assignment, read from the same rows), then to the lowest user id: the same state
+  always gives the same answer.
+* ``auto_assign``: the ``assign`` transition to that person (optimistic on the case's version, like any action).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from linli.cases import services
+from linli.cases.choices import OPEN_INDEX_STATUSES, Action, HandlingLevel
+from linli.cases.models import Case
+from linli.core.errors import LinliError
+from linli.org.access import ROLE_CAPS, Cap
+from linli.org.choices import PostKind
+from linli.org.models import Post
+from linli.registry.models import Grid
+
+# handling level → the post kinds that handle it, and on which place they sit.
+LEVEL_POSTS: dict[str, tuple[str, ...]] = {
+    HandlingLevel.BUILDING: (PostKind.GRID_WORKER,),
+    HandlingLevel.GRID: (PostKind.GRID_WORKER,),
+    HandlingLevel.COMMUNITY: (PostKind.COMMUNITY_WORKER, PostKind.SECRETARY),
+    HandlingLevel.STREET: (PostKind.STREET_STAFF,),
+    HandlingLevel.DEPARTMENT: (PostKind.DEPARTMENT_HANDLER,),
+}
+
+
+def _place(case: Case) -> Q | None:
+    """Where the posts that handle ``case`` at its level sit (None: nowhere, e.g. no department routed)."""
+    level = case.handling_level
+    if level in (HandlingLevel.BUILDING, HandlingLevel.GRID):
+        return Q(grid_id=case.grid_id)
+    if level == HandlingLevel.DEPARTMENT:
+        return Q(department_id=case.handler_department_id) if case.handler_department_id else None
+    row = Grid.objects.filter(pk=case.grid_id).values_list("community_id", "community__parent_id").first()
+    if row is None:
+        return None
+    community_id, street_id = row
+    if level == HandlingLevel.COMMUNITY:
+        return Q(region_id=community_id)
+    if level == HandlingLevel.STREET and street_id:
+        return Q(region_id=street_id)
+    return None
+
+
+def candidates(case: Case) -> list[Any]:
+    """Users whose active posts can handle ``case`` at its level and place, by id (one or two queries)."""
+    kinds = [k for k in LEVEL_POSTS.get(case.handling_level, ()) if Cap.CASE_HANDLE in ROLE_CAPS.get(k, ())]
+    place = _place(case)
+    if not kinds or place is None:
+        return []
+    today = timezone.localdate()
+    posts = (
+        Post.objects.filter(
+            place, kind__in=kinds, user__isnull=False, user__is_active=True, started_on__lte=today
+        )
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        .select_related("user")
+        .order_by("user_id")
+    )
+    found: dict[int, Any] = {}
+    for post in posts:
+        if post.user_id is not None:
+            found.setdefault(post.user_id, post.user)
+    return list(found.values())
+
+
+def open_loads(user_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """user id → (open cases, id of their newest open case) in one aggregate query over the open-case index."""
+    if not user_ids:
+        return {}
+    rows = (
+        Case.objects.filter(handler_user_id__in=user_ids, status__in=OPEN_INDEX_STATUSES)
+        .values("handler_user_id")
+        .annotate(n=Count("id"), newest=Max("id"))
+        .order_by()
+    )
+    return {r["handler_user_id"]: (r["n"], r["newest"]) for r in rows}
+
+
+def candidates_with_load(case: Case) -> list[tuple[Any, int]]:
+    """The candidates with their open load, fairest first (for a picker that shows the load)."""
+    users = candidates(case)
+    loads = open_loads([u.pk for u in users])
+    return [(u, loads.get(u.pk, (0, 0))[0]) for u in sorted(users, key=lambda u: _rank(u, loads))]
+
+
+def _rank(user: Any, loads: dict[int, tuple[int, int]]) -> tuple[int, int, int]:
+    count, newest = loads.get(user.pk, (0, 0))
+    return (count, newest, user.pk)
+
+
+def pick_handler(case: Case) -> Any | None:
+    """The candidate with the least open cases (ties: longest since their last assignment, then id)."""
+    users = candidates(case)
+    if not users:
+        return None
+    loads = open_loads([u.pk for u in users])
+    best = min(users, key=lambda u: _rank(u, loads))
+    best._open_load = loads.get(best.pk, (0, 0))[0]
+    return best
+
+
+def assign_to(
+    *, case: Case, user: Any, actor: Any, version: int, note: str = "", source: str = "console"
+) -> Case:
+    """The ``assign`` transition to ``user``, marked as a fair automatic assignment on the timeline."""
+    return services.transition(
+        case=case,
+        action=Action.ASSIGN,
+        actor=actor,
+        version=version,
+        note=note or f"按在办量均衡自动派单（当前在办 {getattr(user, '_open_load', 0)} 件）",
+        source=source,
+        handler_user=user,
+        auto=True,
+        open_load=getattr(user, "_open_load", None),
+    )
+
+
+def auto_assign(*, case: Case, actor: Any, version: int, note: str = "", source: str = "console") -> Case:
+    """Assign ``case`` to the fairest candidate; LinliError (field ``handler_user``) when there is none."""
+    services._authorize(actor, Cap.CASE_TRIAGE, case)
+    user = pick_handler(case)
+    if user is None:
+        raise LinliError(
+            f"“{HandlingLevel(case.handling_level).label}”层级没有可派单的承办人，请手动指定",
+            field="handler_user",
+        )
+    return assign_to(case=case, user=user, actor=actor, version=version, note=note, source=source)

@@ -1,0 +1,453 @@
+"""Writes to the category tree (分类设置): create and update a category, add, change and remove its Open311
+attributes. Every rule is checked before anything is written, every problem is reported against the field it is
+about (``InvalidCategory.errors``), and every change leaves an audit ``ChangeRecord`` in the same transaction.
+
+Categories are shared by the whole installation, so editing them needs ``Cap.ORG_MANAGE`` (county and city
+administrators, community secretaries) anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from linli.audit import services as audit
+from linli.cases.choices import AttributeType, HandlingLevel, TimeUnit
+from linli.cases.models import Category, CategoryAttribute
+from linli.core import workdays
+from linli.core.errors import LinliError, PermissionDenied
+from linli.org import access
+from linli.org.access import Cap
+from linli.org.models import Department
+
+CATEGORY = "cases.category"
+ATTRIBUTE = "cases.category_attribute"
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The longest limit a category may set, per unit (a year of working days; three months of elapsed hours).
+MAX_WITHIN = {TimeUnit.HOURS: 2000, TimeUnit.WORKING_DAYS: 250, TimeUnit.CALENDAR_HOURS: 2160}
+LIST_TYPES = frozenset({AttributeType.SINGLE, AttributeType.MULTI})
+MAX_VALUES = 100
+
+
+class InvalidCategory(LinliError):
+    """One or more inputs were refused; ``errors`` maps each input's name to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass
+class CategoryInput:
+    name: str
+    code: str
+    parent: Category | None = None
+    description: str = ""
+    default_level: str = HandlingLevel.COMMUNITY
+    default_department_code: str = ""
+    accept_within: int = 1
+    accept_unit: str = TimeUnit.WORKING_DAYS
+    resolve_within: int = 5
+    resolve_unit: str = TimeUnit.WORKING_DAYS
+    service_code: str = ""
+    keywords: str = ""
+    active: bool = True
+    sort: int = 0
+
+
+@dataclass
+class AttributeInput:
+    code: str
+    description: str
+    datatype: str = AttributeType.STRING
+    required: bool = False
+    values_text: str = ""  # one "key=name" per line, for the list types
+    order: int = 0
+
+
+def can_manage(actor: Any) -> bool:
+    return access.can(actor, Cap.ORG_MANAGE)
+
+
+def _require_manager(actor: Any) -> None:
+    if not can_manage(actor):
+        raise PermissionDenied("只有县（区）、市管理员和社区书记可以修改诉求分类")
+
+
+# ---------------------------------------------------------------------------------------------- categories
+
+
+def _working_hours(amount: int, unit: str) -> float | None:
+    """A limit in working hours, to compare accept and resolve limits given in different units."""
+    if unit == TimeUnit.HOURS:
+        return float(amount)
+    if unit == TimeUnit.WORKING_DAYS:
+        day = sum(
+            (hi.hour * 60 + hi.minute) - (lo.hour * 60 + lo.minute) for lo, hi in workdays.office_hours()
+        )
+        return amount * day / 60
+    return None
+
+
+def _check_limit(errors: dict[str, str], field: str, label: str, amount: int, unit: str) -> None:
+    if unit not in TimeUnit.values:
+        errors[f"{field}_unit"] = f"{label}单位无效，请选择工作小时、工作日或自然小时"
+        return
+    top = MAX_WITHIN[TimeUnit(unit)]
+    if amount < 1:
+        errors[f"{field}_within"] = f"{label}至少为 1"
+    elif amount > top:
+        errors[f"{field}_within"] = f"{label}不能超过 {top} {TimeUnit(unit).label}"
+
+
+def _descendant_ids(category: Category) -> set[int]:
+    """Ids of every category below ``category`` (the tree is small: a few hundred rows at most)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    found: set[int] = set()
+    todo = list(children.get(category.pk, []))
+    while todo:
+        pk = todo.pop()
+        if pk not in found:
+            found.add(pk)
+            todo.extend(children.get(pk, []))
+    return found
+
+
+def _clean_category(data: CategoryInput, current: Category | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    name = (data.name or "").strip()
+    if not name:
+        errors["name"] = "请填写分类名称"
+    elif len(name) > 64:
+        errors["name"] = f"分类名称不能超过 64 个字（当前 {len(name)} 个字）"
+    code = (data.code or "").strip().lower() if current is None else current.code
+    if current is None:
+        if not _CODE.match(code) or len(code) > 48:
+            errors["code"] = (
+                "分类代码只能包含小写英文字母、数字、下划线或连字符，不超过 48 位，如 noise_night"
+            )
+        elif Category.objects.filter(code=code).exists():
+            errors["code"] = f"分类代码“{code}”已被使用，请换一个"
+    parent = data.parent
+    if parent is not None and current is not None:
+        if parent.pk == current.pk:
+            errors["parent"] = "上级分类不能是它自己"
+        elif parent.pk in _descendant_ids(current):
+            errors["parent"] = f"上级分类“{parent.name}”是本分类的下级，不能互为上下级"
+    description = (data.description or "").strip()
+    if len(description) > 300:
+        errors["description"] = "说明不能超过 300 个字"
+    level = data.default_level
+    if level not in HandlingLevel.values:
+        errors["default_level"] = "请选择默认处置层级"
+    department_code = (data.default_department_code or "").strip().lower()
+    if department_code and (not _CODE.match(department_code) or len(department_code) > 32):
+        errors["default_department_code"] = (
+            "职能部门代码只能包含小写英文字母、数字、下划线或连字符，不超过 32 位"
+        )
+    elif level == HandlingLevel.DEPARTMENT and not department_code:
+        errors["default_department_code"] = "默认处置层级为“职能部门”时，须填写默认职能部门代码"
+    elif (
+        department_code
+        and department_code != (current.default_department_code if current else "")
+        and not Department.objects.filter(code=department_code).exists()
+    ):
+        errors["default_department_code"] = (
+            f"还没有代码为“{department_code}”的职能部门，请先在“职能部门”中添加，或改填已有部门的代码"
+        )
+    _check_limit(errors, "accept", "受理时限", data.accept_within, data.accept_unit)
+    _check_limit(errors, "resolve", "办结时限", data.resolve_within, data.resolve_unit)
+    if not {"accept_within", "accept_unit", "resolve_within", "resolve_unit"} & errors.keys():
+        accept = _working_hours(data.accept_within, data.accept_unit)
+        resolve = _working_hours(data.resolve_within, data.resolve_unit)
+        if data.accept_unit == data.resolve_unit:
+            accept, resolve = float(data.accept_within), float(data.resolve_within)
+        if accept is not None and resolve is not None and accept > resolve:
+            errors["resolve_within"] = "办结时限不能短于受理时限"
+    service_code = (data.service_code or "").strip()
+    if not service_code:
+        errors["service_code"] = "请填写 Open311 服务代码"
+    elif len(service_code) > 32 or not _SERVICE_CODE.match(service_code):
+        errors["service_code"] = "服务代码只能包含英文字母、数字、点、下划线或连字符，不超过 32 位，如 601"
+    elif Category.objects.filter(service_code=service_code).exclude(pk=current.pk if current else 0).exists():
+        taken = Category.objects.filter(service_code=service_code).values_list("name", flat=True).first()
+        errors["service_code"] = f"服务代码“{service_code}”已被分类“{taken}”使用，须唯一"
+    keywords = "、".join(w for w in re.split(r"[\s,，、;；]+", data.keywords or "") if w)
+    if len(keywords) > 200:
+        errors["keywords"] = "关键词合计不能超过 200 个字"
+    if not 0 <= data.sort <= 32767:
+        errors["sort"] = "排序须在 0 到 32767 之间"
+    if errors:
+        raise InvalidCategory(errors)
+    return {
+        "name": name,
+        "code": code,
+        "parent": parent,
+        "description": description,
+        "default_level": level,
+        "default_department_code": department_code,
+        "accept_within": data.accept_within,
+        "accept_unit": data.accept_unit,
+        "resolve_within": data.resolve_within,
+        "resolve_unit": data.resolve_unit,
+        "service_code": service_code,
+        "keywords": keywords,
+        "active": bool(data.active),
+        "sort": data.sort,
+    }
+
+
+def _category_snapshot(category: Category) -> dict[str, Any]:
+    return {
+        "name": category.name,
+        "code": category.code,
+        "parent_id": category.parent_id,
+        "description": category.description,
+        "default_level": category.default_level,
+        "default_department_code": category.default_department_code,
+        "accept_within": category.accept_within,
+        "accept_unit": category.accept_unit,
+        "resolve_within": category.resolve_within,
+        "resolve_unit": category.resolve_unit,
+        "service_code": category.service_code,
+        "keywords": category.keywords,
+        "active": category.active,
+        "sort": category.sort,
+    }
+
+
+def _unique_clash(exc: IntegrityError) -> InvalidCategory:
+    # Two editors saving the same code at once: the unique index decides; the loser gets the field error.
+    text = str(exc).lower()
+    if "service_code" in text:
+        return InvalidCategory({"service_code": "服务代码已被其他分类使用，须唯一"})
+    return InvalidCategory({"code": "分类代码已被使用，请换一个"})
+
+
+def category_create(*, actor: Any, data: CategoryInput) -> Category:
+    _require_manager(actor)
+    values = _clean_category(data, None)
+    try:
+        with transaction.atomic():
+            category = Category.objects.create(**values)
+            audit.change_record(
+                actor=actor,
+                entity=CATEGORY,
+                entity_id=category.pk,
+                action="create",
+                after=_category_snapshot(category),
+            )
+    except IntegrityError as exc:
+        raise _unique_clash(exc) from exc
+    return category
+
+
+def category_update(*, actor: Any, category: Category, data: CategoryInput, note: str = "") -> Category:
+    """Save the edited fields of ``category`` (its code never changes: timelines and routing refer to it)."""
+    _require_manager(actor)
+    try:
+        with transaction.atomic():
+            current = Category.objects.select_for_update().get(pk=category.pk)
+            values = _clean_category(data, current)
+            before = _category_snapshot(current)
+            for name, value in values.items():
+                setattr(current, name, value)
+            current.save()
+            b, a = audit.diff(before, _category_snapshot(current))
+            if a:
+                audit.change_record(
+                    actor=actor,
+                    entity=CATEGORY,
+                    entity_id=current.pk,
+                    action="update",
+                    before=b,
+                    after=a,
+                    note=note,
+                )
+    except IntegrityError as exc:
+        raise _unique_clash(exc) from exc
+    return current
+
+
+# ---------------------------------------------------------------------------------------------- attributes
+
+
+def parse_values(text: str) -> list[dict[str, str]]:
+    """``"yes=是\\nno=否"`` → ``[{"key": "yes", "name": "是"}, …]``; raises InvalidCategory naming the line."""
+    values: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, name = line.partition("=")
+        if not sep:
+            key, sep, name = line.partition("＝")
+        key, name = key.strip(), name.strip()
+        if not sep or not key or not name:
+            raise InvalidCategory(
+                {"values": f"第 {number} 行“{line[:30]}”格式不对，应写成“代码=名称”，如 yes=是"}
+            )
+        if len(key) > 48 or len(name) > 64:
+            raise InvalidCategory({"values": f"第 {number} 行过长：代码不超过 48 位，名称不超过 64 个字"})
+        if key in seen:
+            raise InvalidCategory({"values": f"第 {number} 行的代码“{key}”重复了"})
+        seen.add(key)
+        values.append({"key": key, "name": name})
+    if len(values) > MAX_VALUES:
+        raise InvalidCategory({"values": f"可选值不能超过 {MAX_VALUES} 个"})
+    return values
+
+
+def values_text(values: list[dict[str, str]]) -> str:
+    return "\n".join(f"{v.get('key', '')}={v.get('name', '')}" for v in values or [])
+
+
+def _clean_attribute(
+    category: Category, data: AttributeInput, current: CategoryAttribute | None
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    code = (data.code or "").strip().lower()
+    if not _CODE.match(code) or len(code) > 48:
+        errors["code"] = "字段代码只能包含小写英文字母、数字、下划线或连字符，不超过 48 位，如 trapped"
+    elif (
+        CategoryAttribute.objects.filter(category=category, code=code)
+        .exclude(pk=current.pk if current else 0)
+        .exists()
+    ):
+        errors["code"] = f"本分类已有代码为“{code}”的附加字段"
+    description = (data.description or "").strip()
+    if not description:
+        errors["description"] = "请填写字段说明（即向居民显示的问题，如“是否有人被困”）"
+    elif len(description) > 200:
+        errors["description"] = "字段说明不能超过 200 个字"
+    if data.datatype not in AttributeType.values:
+        errors["datatype"] = "请选择数据类型"
+    values: list[dict[str, str]] = []
+    try:
+        values = parse_values(data.values_text)
+    except InvalidCategory as exc:
+        errors.update(exc.errors)
+    if "values" not in errors and "datatype" not in errors:
+        if data.datatype in LIST_TYPES and not values:
+            errors["values"] = "单选、多选类型须至少填写一个可选值，每行一个“代码=名称”"
+        elif data.datatype not in LIST_TYPES and values:
+            errors["values"] = "只有单选、多选类型可以填写可选值，请清空或改选数据类型"
+    if not 0 <= data.order <= 32767:
+        errors["order"] = "顺序须在 0 到 32767 之间"
+    if errors:
+        raise InvalidCategory(errors)
+    return {
+        "code": code,
+        "description": description,
+        "datatype": data.datatype,
+        "required": bool(data.required),
+        "values": values,
+        "order": data.order,
+    }
+
+
+def _attribute_snapshot(attribute: CategoryAttribute) -> dict[str, Any]:
+    return {
+        "category_id": attribute.category_id,
+        "code": attribute.code,
+        "datatype": attribute.datatype,
+        "required": attribute.required,
+        "description": attribute.description,
+        "values": attribute.values,
+        "order": attribute.order,
+    }
+
+
+def attribute_save(
+    *, actor: Any, category: Category, data: AttributeInput, attribute: CategoryAttribute | None = None
+) -> CategoryAttribute:
+    """Add an attribute to ``category`` (``attribute=None``) or change one of its attributes."""
+    _require_manager(actor)
+    if attribute is not None and attribute.category_id != category.pk:
+        raise LinliError("该附加字段不属于此分类")
+    values = _clean_attribute(category, data, attribute)
+    try:
+        with transaction.atomic():
+            if attribute is None:
+                attribute = CategoryAttribute.objects.create(category=category, **values)
+                audit.change_record(
+                    actor=actor,
+                    entity=ATTRIBUTE,
+                    entity_id=attribute.pk,
+                    action="create",
+                    after=_attribute_snapshot(attribute),
+                )
+                return attribute
+            before = _attribute_snapshot(attribute)
+            for name, value in values.items():
+                setattr(attribute, name, value)
+            attribute.save()
+            b, a = audit.diff(before, _attribute_snapshot(attribute))
+            if a:
+                audit.change_record(
+                    actor=actor, entity=ATTRIBUTE, entity_id=attribute.pk, action="update", before=b, after=a
+                )
+            return attribute
+    except IntegrityError as exc:
+        raise InvalidCategory({"code": "本分类已有同一代码的附加字段"}) from exc
+
+
+@transaction.atomic
+def attribute_delete(*, actor: Any, attribute: CategoryAttribute) -> None:
+    """Remove an attribute; cases keep the values they were reported with (``Case.attributes``)."""
+    _require_manager(actor)
+    before = _attribute_snapshot(attribute)
+    pk = attribute.pk
+    attribute.delete()
+    audit.change_record(actor=actor, entity=ATTRIBUTE, entity_id=pk, action="delete", before=before)
+
+
+def category_input_of(category: Category) -> CategoryInput:
+    """The stored values as an input (the edit form's initial values)."""
+    fields = set(CategoryInput.__dataclass_fields__)
+    return CategoryInput(
+        **{k: v for k, v in _category_snapshot(category).items() if k in fields}, parent=category.parent
+    )
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    category: Category
+    depth: int
+
+
+def category_tree(*, active_only: bool = False, with_attributes: bool = True) -> list[TreeRow]:
+    """Every category in tree order (parents before their children, each level by ``sort``), optionally with
+    its attributes prefetched: one or two queries."""
+    qs = Category.objects.order_by("sort", "id")
+    if with_attributes:
+        qs = qs.prefetch_related("attributes")
+    if active_only:
+        qs = qs.filter(active=True)
+    rows = list(qs)
+    children: dict[int | None, list[Category]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+    known = {row.pk for row in rows}
+    out: list[TreeRow] = []
+
+    def walk(node: Category, depth: int) -> None:
+        out.append(TreeRow(node, depth))
+        for child in children.get(node.pk, []):
+            walk(child, depth + 1)
+
+    for row in rows:
+        if row.parent_id is None or row.parent_id not in known:  # roots (or orphans of an inactive parent)
+            walk(row, 0)
+    return out
