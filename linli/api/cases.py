@@ -18,7 +18,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from linli.accounts.models import User
 from linli.cases import selectors, services
-from linli.cases.choices import HANDLING, WAITING_ACCEPT, Channel
+from linli.cases.choices import ACCEPT_CLOCK, HANDLING, Channel
 from linli.cases.choices import Status as CaseStatus
 from linli.cases.models import Case, CaseEvent, Category, CategoryAttribute
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
@@ -199,7 +199,7 @@ class NoteIn(Schema):
 
 
 def _overdue_now(case: Case, now: dt.datetime) -> bool:
-    if case.status in WAITING_ACCEPT:
+    if case.status in ACCEPT_CLOCK:
         return case.accept_due_at is not None and case.accept_due_at < now
     if case.status in HANDLING:
         return case.resolve_due_at is not None and case.resolve_due_at < now
@@ -263,6 +263,10 @@ def _detail(request: HttpRequest, pk: int) -> CaseDetailOut | None:
     case = selectors.case_get_for(access.scope_for(request.user, Cap.CASE_VIEW), pk)
     if case is None:
         return None
+    return _detail_of(case, selectors.case_events(case))
+
+
+def _detail_of(case: Case, events: list[CaseEvent]) -> CaseDetailOut:
     return CaseDetailOut(
         **_case_fields(case, timezone.now()),
         description=case.description,
@@ -281,7 +285,7 @@ def _detail(request: HttpRequest, pk: int) -> CaseDetailOut | None:
         closed_at=case.closed_at,
         paused_at=case.paused_at,
         merged_into_id=case.merged_into_id,
-        events=[_event_out(e) for e in selectors.case_events(case)],
+        events=[_event_out(e) for e in events],
     )
 
 
@@ -528,10 +532,13 @@ def case_create(
         return Status(404, CaseErrorOut(detail=str(exc), field=_field_of(exc)))
     except LinliError as exc:
         return _bad(exc)
-    out = _detail(request, case.pk)
+    if getattr(case, "_created", False):
+        # Just written in this request: answer from the rows in hand (the create entry is its whole timeline).
+        return Status(201, _detail_of(case, list(getattr(case, "_events", []))))
+    out = _detail(request, case.pk)  # an idempotent replay: the first case as it is now
     if out is None:  # created in a grid in scope, so always visible; kept for type safety
         return _not_found()
-    return Status(201 if getattr(case, "_created", True) else 200, out)
+    return Status(200, out)
 
 
 def _transition_data(body: TransitionIn, request: HttpRequest) -> dict[str, Any]:

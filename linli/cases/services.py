@@ -396,6 +396,7 @@ def case_create(
         if intake.phone:
             _send_receipt(case, intake.phone)
     case._created = True  # type: ignore[attr-defined]
+    case._events = [created]  # type: ignore[attr-defined]  # its timeline so far, for the caller's answer
     return case
 
 
