@@ -260,7 +260,9 @@ def _event_out(e: CaseEvent) -> CaseEventOut:
 
 
 def _detail(request: HttpRequest, pk: int) -> CaseDetailOut | None:
-    case = selectors.case_get_for(access.scope_for(request.user, Cap.CASE_VIEW), pk)
+    case = selectors.case_get_for(
+        access.scope_for(request.user, Cap.CASE_VIEW), pk, related=selectors.API_RELATED
+    )
     if case is None:
         return None
     return _detail_of(case, selectors.case_events(case))

@@ -68,6 +68,10 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
         qs = qs.filter(status__in=list(filters.statuses))
     elif filters.open_only:
         qs = qs.filter(status__in=list(OPEN))
+    if filters.overdue or filters.due_soon:
+        # Spelled out (the OR below implies it, but the planner cannot prove that): lets PostgreSQL walk the
+        # partial index of open cases (case_open_id) instead of the whole table.
+        qs = qs.filter(status__in=list(OPEN))
     if filters.overdue:
         qs = qs.filter(_overdue_q(timezone.now()))
     if filters.due_soon:
@@ -133,17 +137,16 @@ def case_list_for(
     return rows
 
 
-def case_get_for(scope: Scope, pk: int) -> Case | None:
+# What the case pages show beside the case row. Every join costs PostgreSQL planning time (about 0.5 ms each for
+# this query), so an answer that needs less (the REST API's detail) asks for less.
+DETAIL_RELATED = ("category", "grid__community", "building", "unit", "handler_department", "handler_user")
+API_RELATED = ("category", "grid", "handler_department", "handler_user")
+
+
+def case_get_for(scope: Scope, pk: int, related: tuple[str, ...] = DETAIL_RELATED) -> Case | None:
     if scope.empty:
         return None
-    return (
-        _in_scope(scope)
-        .select_related(
-            "category", "grid__community", "building", "unit", "handler_department", "handler_user"
-        )
-        .filter(pk=pk)
-        .first()
-    )
+    return _in_scope(scope).select_related(*related).filter(pk=pk).first()
 
 
 def case_by_token(token: str) -> Case | None:
