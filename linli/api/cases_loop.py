@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import FileResponse, HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from ninja import File, Form, Router, Status, UploadedFile
 
@@ -172,16 +172,11 @@ def attachment_download(request: HttpRequest, pk: int, aid: int) -> HttpResponse
     if row is None:
         return _not_found("照片不存在或不在您的管辖范围内")
     try:
-        handle = attachments.open_file(row)
-    except OSError:
+        return attachments.file_response(
+            row, filename=f"{case.number if case else pk}-{row.pk}.{row.file.name.rsplit('.', 1)[-1]}"
+        )
+    except Http404:
         return _not_found("照片文件已丢失")
-    response = FileResponse(handle, content_type=row.content_type)
-    response["Content-Disposition"] = (
-        f'inline; filename="{case.number if case else pk}-{row.pk}.{row.file.name.rsplit(".", 1)[-1]}"'
-    )
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @router.post(

@@ -34,6 +34,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -256,3 +257,18 @@ def attachments_for_events(event_ids: list[int]) -> dict[int, list[Attachment]]:
 def open_file(attachment: Attachment) -> Any:
     """The stored file, opened for reading (the caller checked the case's scope or tracking token)."""
     return default_storage.open(attachment.file.name, "rb")
+
+
+def file_response(attachment: Attachment, *, filename: str = "") -> FileResponse:
+    """The photo as a private, inline HTTP answer; the caller checked the case's scope or tracking token.
+
+    Raises ``Http404`` when the stored file is gone."""
+    try:
+        handle = open_file(attachment)
+    except OSError as exc:
+        raise Http404 from exc
+    response = FileResponse(handle, content_type=attachment.content_type or "application/octet-stream")
+    response["Content-Disposition"] = f'inline; filename="{filename}"' if filename else "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

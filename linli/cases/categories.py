@@ -204,7 +204,8 @@ def _clean_category(data: CategoryInput, current: Category | None) -> dict[str, 
     }
 
 
-def _category_snapshot(category: Category) -> dict[str, Any]:
+def category_values(category: Category) -> dict[str, Any]:
+    """A category's editable values (the audit snapshot, and the edit form's initial values)."""
     return {
         "name": category.name,
         "code": category.code,
@@ -242,7 +243,7 @@ def category_create(*, actor: Any, data: CategoryInput) -> Category:
                 entity=CATEGORY,
                 entity_id=category.pk,
                 action="create",
-                after=_category_snapshot(category),
+                after=category_values(category),
             )
     except IntegrityError as exc:
         raise _unique_clash(exc) from exc
@@ -256,11 +257,11 @@ def category_update(*, actor: Any, category: Category, data: CategoryInput, note
         with transaction.atomic():
             current = Category.objects.select_for_update().get(pk=category.pk)
             values = _clean_category(data, current)
-            before = _category_snapshot(current)
+            before = category_values(current)
             for name, value in values.items():
                 setattr(current, name, value)
             current.save()
-            b, a = audit.diff(before, _category_snapshot(current))
+            b, a = audit.diff(before, category_values(current))
             if a:
                 audit.change_record(
                     actor=actor,
@@ -414,7 +415,7 @@ def category_input_of(category: Category) -> CategoryInput:
     """The stored values as an input (the edit form's initial values)."""
     fields = set(CategoryInput.__dataclass_fields__)
     return CategoryInput(
-        **{k: v for k, v in _category_snapshot(category).items() if k in fields}, parent=category.parent
+        **{k: v for k, v in category_values(category).items() if k in fields}, parent=category.parent
     )
 
 

@@ -10,7 +10,6 @@ rendered with; a stale version shows "已被他人处理，请刷新" with the c
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -642,17 +641,7 @@ def case_photo(request: HttpRequest, pk: int, photo: int) -> FileResponse:
     found = next((p for p in attachments.attachments_for(case) if p.pk == photo), None)
     if found is None:
         raise Http404
-    try:
-        handle = attachments.open_file(found)
-    except OSError as exc:
-        raise Http404 from exc
-    content_type = (
-        found.content_type or mimetypes.guess_type(found.file.name)[0] or "application/octet-stream"
-    )
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachments.file_response(found)
 
 
 # ---------------------------------------------------------------------------------------------- whistle

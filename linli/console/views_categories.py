@@ -225,22 +225,7 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = CategoryForm(
             parents=_parents(category),
             editing=True,
-            initial={
-                "name": category.name,
-                "code": category.code,
-                "parent": category.parent_id,
-                "description": category.description,
-                "default_level": category.default_level,
-                "default_department_code": category.default_department_code,
-                "accept_within": category.accept_within,
-                "accept_unit": category.accept_unit,
-                "resolve_within": category.resolve_within,
-                "resolve_unit": category.resolve_unit,
-                "service_code": category.service_code,
-                "keywords": category.keywords,
-                "active": category.active,
-                "sort": category.sort,
-            },
+            initial={**service.category_values(category), "parent": category.parent_id},
         )
     return render(request, "console/categories/edit.html", _edit_context(category, form=form), status=status)
 

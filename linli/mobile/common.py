@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from linli.core.errors import LinliError
+from linli.core.errors import ConflictError, LinliError
+
+T = TypeVar("T")
 
 # Shown when a form that was already sent comes back changed (its idempotency key then gets renewed).
 RESUBMIT = _("这份表单已提交过，内容与上次不同。如确需再次提交，请核对后再点一次“提交”。")
@@ -39,3 +42,20 @@ def add_service_error(form: forms.Form, exc: LinliError, photo_errors: list[str]
 
 def uploaded_photos(request: HttpRequest) -> list[Any]:
     return [f for f in request.FILES.getlist("photos") if getattr(f, "size", 0) or getattr(f, "name", "")]
+
+
+def submit(
+    form: forms.Form, photo_errors: list[str], create: Callable[[], T], *, new_key: Callable[[], str]
+) -> T | None:
+    """Run ``create`` (an intake with the form's idempotency key); on refusal, put the error on the form and
+    return None. A key already used for other content gets a fresh one, so a deliberate second send works."""
+    try:
+        return create()
+    except ConflictError:
+        form.add_error(None, RESUBMIT)
+        fresh = form.data.copy()  # type: ignore[attr-defined]
+        fresh["key"] = new_key()
+        form.data = fresh
+    except LinliError as exc:
+        add_service_error(form, exc, photo_errors)
+    return None

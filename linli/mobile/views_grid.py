@@ -26,7 +26,7 @@ from linli.cases.models import Case, PatrolLog, PatrolShift
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.scope import Scope
 from linli.mobile import selectors
-from linli.mobile.common import RESUBMIT, add_service_error, uploaded_photos
+from linli.mobile.common import add_service_error, submit, uploaded_photos
 from linli.mobile.forms import PatrolFinishForm, QuickEntryForm, ResolveForm, new_key
 from linli.org import access
 from linli.org.access import Cap
@@ -127,9 +127,10 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             photos = uploaded_photos(request)
-            try:
+
+            def create() -> Any:
                 if log is not None:
-                    case = patrols.patrol_report(
+                    return patrols.patrol_report(
                         actor=request.user,
                         log=log,
                         category=data["category"],
@@ -138,26 +139,20 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
                         photos=photos,
                         idempotency_key=data["key"],
                     )
-                else:
-                    case = services.case_create(
-                        channel=Channel.GRID_WORKER,
-                        category=data["category"],
-                        grid=place,
-                        building=data["building"],
-                        description=data["description"],
-                        photos=photos,
-                        actor=request.user,
-                        idempotency_key=data["key"],
-                        source="mobile",
-                    )
-            except ConflictError:
-                form.add_error(None, RESUBMIT)
-                fresh = request.POST.copy()
-                fresh["key"] = new_key()
-                form.data = fresh
-            except LinliError as exc:
-                add_service_error(form, exc, photo_errors)
-            else:
+                return services.case_create(
+                    channel=Channel.GRID_WORKER,
+                    category=data["category"],
+                    grid=place,
+                    building=data["building"],
+                    description=data["description"],
+                    photos=photos,
+                    actor=request.user,
+                    idempotency_key=data["key"],
+                    source="mobile",
+                )
+
+            case = submit(form, photo_errors, create, new_key=new_key)
+            if case is not None:
                 messages.success(request, _("已上报，编号 %(number)s") % {"number": case.number})
                 if log is not None:
                     return redirect("mobile:patrol", pk=log.pk)
@@ -299,13 +294,7 @@ def case_photo(request: HttpRequest, pk: int, photo: int) -> FileResponse:
     found = next((a for a in attachments.attachments_for(case) if a.pk == photo), None)
     if found is None:
         raise Http404
-    try:
-        handle = attachments.open_file(found)
-    except OSError as exc:
-        raise Http404 from exc
-    response = FileResponse(handle, content_type=found.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachments.file_response(found)
 
 
 # ----------------------------------------------------------------------------------------------- patrols

@@ -20,7 +20,7 @@ from linli.cases.choices import CALLBACK, Action, Channel
 from linli.cases.models import AttachmentPurpose, Case
 from linli.core.errors import ConflictError, LinliError
 from linli.mobile import selectors
-from linli.mobile.common import RESUBMIT, add_service_error, uploaded_photos
+from linli.mobile.common import RESUBMIT, add_service_error, submit, uploaded_photos
 from linli.mobile.forms import ConfirmForm, ReportForm, WishForm, new_key
 from linli.mobile.wishbox import WISH_CATEGORY, sign_form, unsign_form
 
@@ -45,8 +45,10 @@ def report(request: HttpRequest, code: str) -> HttpResponse:
         photos = uploaded_photos(request)
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                case = services.case_create(
+            case = submit(
+                form,
+                photo_errors,
+                lambda: services.case_create(
                     channel=Channel.QR_RESIDENT,
                     category=data["category"],
                     grid=building.grid,
@@ -59,16 +61,10 @@ def report(request: HttpRequest, code: str) -> HttpResponse:
                     actor=None,
                     idempotency_key=data["key"],
                     source="mobile",
-                )
-            except ConflictError:
-                # The key was used for other content (the form was sent, then changed and sent again): a new key.
-                form.add_error(None, RESUBMIT)
-                fresh = request.POST.copy()
-                fresh["key"] = new_key()
-                form.data = fresh
-            except LinliError as exc:
-                add_service_error(form, exc, photo_errors)
-            else:
+                ),
+                new_key=new_key,
+            )
+            if case is not None:
                 return redirect("mobile:reported", token=case.tracking_token)
     else:
         form = ReportForm(initial={"key": new_key()}, categories=categories)
@@ -224,14 +220,7 @@ def photo(request: HttpRequest, token: str, pk: int) -> FileResponse:
     attachment = selectors.tracked_photo(case, pk, selectors.merge_target(case))
     if attachment is None:
         raise Http404
-    try:
-        handle = attachments.open_file(attachment)
-    except (FileNotFoundError, OSError) as exc:
-        raise Http404 from exc
-    response = FileResponse(handle, content_type=attachment.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = "inline"
-    return response
+    return attachments.file_response(attachment)
 
 
 # ---------------------------------------------------------------------------------------------- wish box
