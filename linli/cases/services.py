@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -19,34 +17,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from linli.audit import services as audit
 from linli.cases import attachments, deadlines, routing, selectors
 from linli.cases.choices import (
-    ACCEPT_CLOCK,
     ACTIONS,
     ALERT_NONE,
-    ALERT_RED,
-    ALERT_YELLOW,
     CALLBACK_SATISFACTION,
-    HANDLING,
-    LEVEL_UP,
     Action,
     Activity,
-    Channel,
     HandlingLevel,
     Satisfaction,
     Status,
-    Step,
-    SupervisionLevel,
-    SystemAction,
     Urgency,
 )
+from linli.cases.intake import (  # noqa: F401  (default_title and TITLE_MAX stay importable from here)
+    TITLE_MAX,
+    check_intake,
+    claim_key,
+    clean_text,
+    default_title,
+    request_hash,
+)
 from linli.cases.models import (
-    DESCRIPTION_MAX,
     Attachment,
     AttachmentPurpose,
     Case,
@@ -58,7 +54,6 @@ from linli.cases.models import (
 from linli.cases.numbering import next_number
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
-from linli.core.masking import mask_name, mask_phone
 from linli.notifications import services as notifications
 from linli.notifications.choices import Channel as NotifyChannel
 from linli.org import access
@@ -68,7 +63,6 @@ from linli.org.models import Department, Post
 from linli.registry.models import Building, Grid, Household, Resident, Unit
 
 CASE = "cases.case"
-TITLE_MAX = 100
 
 # Which capability each action needs over the case.
 ACTION_CAP: dict[str, str] = {
@@ -93,165 +87,6 @@ class TransitionNotAllowed(LinliError):
 
 
 # ---------------------------------------------------------------------------------------------------- intake
-
-
-@dataclass
-class _Intake:
-    values: dict[str, Any]
-    fingerprint: dict[str, Any] = field(default_factory=dict)
-    phone: str = ""  # the phone typed with the report, for the receipt SMS (stored only encrypted, in values)
-
-
-def _clean_text(value: str | None, label: str, limit: int, *, required: bool, field: str) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise LinliError(f"请填写{label}", field=field)
-    if len(text) > limit:
-        raise LinliError(f"{label}不能超过 {limit} 个字（当前 {len(text)} 个字）", field=field)
-    return text
-
-
-def default_title(description: str, limit: int = 30) -> str:
-    """A title from the description: its first sentence or clause when that fits, else cut with an ellipsis."""
-    text = " ".join(description.split())
-    if len(text) <= limit:
-        return text
-    for mark in "。！？!?；;，,":
-        cut = text.find(mark)
-        if 8 <= cut < limit:
-            return text[:cut]
-    return text[: limit - 1] + "…"
-
-
-def _clean_point(lat: float | None, lng: float | None) -> tuple[float | None, float | None]:
-    if lat is None and lng is None:
-        return None, None
-    if lat is None or lng is None:
-        raise LinliError("经纬度须同时提供", field="lat")
-    try:
-        lat, lng = float(lat), float(lng)
-    except (TypeError, ValueError) as exc:
-        raise LinliError("经纬度格式不正确", field="lat") from exc
-    if not (math.isfinite(lat) and math.isfinite(lng)) or not (3.5 <= lat <= 54.0 and 73.0 <= lng <= 136.0):
-        raise LinliError("坐标不在中国境内，请重新定位", field="lat")
-    return lat, lng
-
-
-def _clean_place(
-    grid: Grid, building: Building | None, unit: Unit | None, household: Household | None
-) -> tuple[Building | None, Unit | None]:
-    if household is not None:
-        if household.grid_id != grid.pk:
-            raise LinliError("所选住户不在该网格内", field="household")
-        building = building or household.building
-        unit = unit or household.unit
-    if unit is not None:
-        building = building or unit.building
-        if unit.building_id != (building.pk if building else None):
-            raise LinliError("所选单元不属于该楼栋", field="unit")
-    if building is not None and building.grid_id != grid.pk:
-        raise LinliError("所选楼栋不在该网格内", field="building")
-    return building, unit
-
-
-def _intake(
-    *,
-    channel: str,
-    category: Category,
-    grid: Grid,
-    title: str,
-    description: str,
-    building: Building | None,
-    unit: Unit | None,
-    household: Household | None,
-    lat: float | None,
-    lng: float | None,
-    address: str,
-    urgency: str,
-    attributes: dict[str, Any] | None,
-    anonymous: bool,
-    reporter: Resident | None,
-    reporter_name: str,
-    reporter_phone: str,
-) -> _Intake:
-    """Validated column values (before any write), plus what the idempotency fingerprint covers."""
-    if channel not in Channel.values:
-        raise LinliError(f"未知的来源渠道：{channel}", field="channel")
-    if urgency not in Urgency.values:
-        raise LinliError(f"未知的紧急程度：{urgency}", field="urgency")
-    if not category.active:
-        raise LinliError(f"分类“{category.name}”已停用，请选择其他分类", field="category")
-    description = _clean_text(description, "问题描述", DESCRIPTION_MAX, required=True, field="description")
-    title = _clean_text(title, "标题", TITLE_MAX, required=False, field="title") or default_title(description)
-    building, unit = _clean_place(grid, building, unit, household)
-    lat, lng = _clean_point(lat, lng)
-    address = _clean_text(address, "地点", 200, required=False, field="address")
-    anonymous = anonymous or channel == Channel.WISH_BOX
-    values: dict[str, Any] = {
-        "channel": channel,
-        "category": category,
-        "grid": grid,
-        "region_code": grid.region_code,
-        "title": title,
-        "description": description,
-        "building": building,
-        "unit": unit,
-        "household": household,
-        "lat": lat,
-        "lng": lng,
-        "address": address,
-        "urgency": urgency,
-        "attributes": attributes or {},
-        "anonymous": anonymous,
-    }
-    fingerprint = {k: getattr(v, "pk", v) for k, v in values.items()}
-    if not anonymous:
-        name = _clean_text(reporter_name, "反映人姓名", 64, required=False, field="reporter_name")
-        phone = _clean_text(reporter_phone, "联系电话", 20, required=False, field="reporter_phone")
-        if reporter is not None:
-            values["resident"] = reporter
-            name = name or reporter.name
-        c = cipher()
-        if name:
-            values["reporter_name_cipher"] = c.encrypt(name)
-            values["reporter_name_masked"] = mask_name(name)
-        if phone:
-            values["reporter_phone_cipher"] = c.encrypt(phone)
-            values["reporter_phone_digest"] = c.digest(phone, "phone")
-            values["reporter_phone_masked"] = mask_phone(phone)
-        elif reporter is not None and reporter.phone_cipher:
-            values["reporter_phone_cipher"] = reporter.phone_cipher
-            values["reporter_phone_digest"] = reporter.phone_digest
-            values["reporter_phone_masked"] = reporter.phone_masked
-        fingerprint |= {"resident": getattr(reporter, "pk", None), "name": name, "phone": phone}
-        return _Intake(values, fingerprint, phone=phone)
-    return _Intake(values, fingerprint)
-
-
-def _request_hash(fingerprint: dict[str, Any]) -> str:
-    # A keyed hash: the fingerprint may hold a reporter's phone, which must not be recoverable from the row.
-    payload = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, default=str)
-    return cipher().digest(payload, "idempotency")
-
-
-def _claim_key(client: str, key: str, request_hash: str) -> Case | None:
-    """Claim ``key`` for this request (None), or the case an earlier request with the same key created.
-
-    The unique (client, key) index is the lock: a concurrent request with the same key waits for the first to
-    commit and then finds its row."""
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                client=client, key=key, request_hash=request_hash, created_at=timezone.now()
-            )
-        return None
-    except IntegrityError:
-        row = IdempotencyKey.objects.select_related("case").get(client=client, key=key)
-    if row.request_hash != request_hash:
-        raise ConflictError("该幂等键已用于另一条不同内容的诉求，请使用新的幂等键", field="idempotency_key")
-    if row.case is None:
-        raise ConflictError("相同的请求正在处理中，请稍后重试", field="idempotency_key")
-    return row.case
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -323,7 +158,7 @@ def case_create(
     if patrol is not None and patrol.grid_id != grid.pk:
         raise LinliError("巡查记录与所选网格不一致", field="patrol")
     checked = attachments.check_photos(photos) if photos else []
-    intake = _intake(
+    intake = check_intake(
         channel=channel,
         category=category,
         grid=grid,
@@ -349,7 +184,7 @@ def case_create(
     who = None if anonymous else actor
     with transaction.atomic():
         if key:
-            earlier = _claim_key(client[:64], key, _request_hash(intake.fingerprint))
+            earlier = claim_key(client[:64], key, request_hash(intake.fingerprint))
             if earlier is not None:
                 earlier._created = False  # type: ignore[attr-defined]
                 return earlier
@@ -967,7 +802,7 @@ def case_add_photos(
     if not photos:
         raise LinliError("请选择要上传的照片", field="photos")
     checked = attachments.check_photos(photos)
-    note = _clean_text(note, "说明", 2000, required=False, field="note")
+    note = clean_text(note, "说明", 2000, required=False, field="note")
     with transaction.atomic():
         Case.objects.select_for_update().filter(pk=case.pk).first()  # one upload of a case at a time
         held = set(
@@ -1000,102 +835,3 @@ def case_add_photos(
             source=source,
         )
     return event, saved
-
-
-# ------------------------------------------------------------------------------------------ system actions
-# The due-time sweeps (``linli.cases.sweeps``) act through these. Each is a conditional UPDATE on the case's
-# status, its step's alert mark and due time: of any number of monitors exactly one gets a given notice, and a
-# case that moved on meanwhile (accepted, resolved, paused) is left alone. Status never changes.
-
-# step → the statuses its clock runs in.
-STEP_STATUSES: dict[str, tuple[str, ...]] = {
-    Step.ACCEPT: tuple(str(s) for s in ACCEPT_CLOCK),
-    Step.RESOLVE: tuple(str(s) for s in HANDLING),
-}
-OVERDUE_REASON: dict[str, str] = {Step.ACCEPT: "逾期未受理", Step.RESOLVE: "逾期未办结"}
-DUE_SOON_NOTE: dict[str, str] = {Step.ACCEPT: "即将超过受理时限", Step.RESOLVE: "即将超过办结时限"}
-
-
-def supervise_due_soon(*, case: Case, step: str, now: dt.datetime) -> bool:
-    """Mark ``step`` of ``case`` as due soon (yellow) if it still is unmarked and its 80 % mark has passed.
-
-    Returns whether this call made the mark (then the timeline entry is written too)."""
-    claimed = Case.objects.filter(
-        pk=case.pk,
-        status__in=STEP_STATUSES[step],
-        **{f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now},
-    ).update(**{f"{step}_alert": ALERT_YELLOW}, version=F("version") + 1, updated_at=now)
-    if not claimed:
-        return False
-    setattr(case, f"{step}_alert", ALERT_YELLOW)
-    case.version += 1
-    _event(
-        case,
-        kind=SystemAction.SUPERVISE,
-        actor=None,
-        at=now,
-        from_status=case.status,
-        to_status=case.status,
-        note=f"黄牌督办：{DUE_SOON_NOTE[step]}",
-        data={
-            "step": step,
-            "level": SupervisionLevel.YELLOW,
-            "due_at": _iso(getattr(case, f"{step}_due_at")),
-        },
-    )
-    return True
-
-
-def escalate_overdue(*, case: Case, step: str, now: dt.datetime, source: str = "monitor") -> str | None:
-    """Escalate ``case`` one handling level because ``step`` is overdue (red notice), once per step and round.
-
-    Returns the new handling level (the same one at the top levels, where the county supervises), or ``None``
-    when there was nothing to do (not overdue, escalated already, or the case moved on)."""
-    before_level = case.handling_level
-    level = LEVEL_UP.get(before_level, before_level)
-    claimed = Case.objects.filter(
-        pk=case.pk,
-        status__in=STEP_STATUSES[step],
-        handling_level=before_level,
-        **{f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now},
-    ).update(
-        **{f"{step}_alert": ALERT_RED},
-        handling_level=level,
-        version=F("version") + 1,
-        updated_at=now,
-    )
-    if not claimed:
-        return None
-    reason = OVERDUE_REASON[step]
-    case.handling_level = level
-    setattr(case, f"{step}_alert", ALERT_RED)
-    case.version += 1
-    top = level == before_level
-    _event(
-        case,
-        kind=SystemAction.ESCALATE,
-        actor=None,
-        at=now,
-        from_status=case.status,
-        to_status=case.status,
-        note=f"{reason}，已处于最高处置层级，报上级督办" if top else f"{reason}，上提一级处置",
-        data={
-            "step": step,
-            "reason": reason,
-            "level": SupervisionLevel.RED,
-            "from_level": before_level,
-            "to_level": level,
-            "due_at": _iso(getattr(case, f"{step}_due_at")),
-        },
-    )
-    audit.change_record(
-        actor=None,
-        entity=CASE,
-        entity_id=case.pk,
-        action="update",
-        before={"handling_level": before_level},
-        after={"handling_level": level, "action": SystemAction.ESCALATE, "step": step},
-        source=source,
-        note=reason,
-    )
-    return str(level)

@@ -11,7 +11,7 @@
 Every deadline lives on the case row; each sweep reads the rows it still has to act on through a partial index
 (a row leaves the index once acted on), in batches locked with ``FOR UPDATE SKIP LOCKED`` where the database
 has it, so several monitors share the work. The case's state change is a conditional UPDATE (see
-``services.supervise_due_soon`` / ``escalate_overdue``), the notice's unique constraint guards it a second time,
+``supervision.supervise_due_soon`` / ``escalate_overdue``), the notice's unique constraint guards it a second time,
 and the notice, the timeline entry and the inbox messages are written in the same transaction: a monitor killed
 mid-batch leaves nothing half-done, and the next sweep picks the rows up again.
 
@@ -32,7 +32,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from linli.audit import services as audit
-from linli.cases import services
+from linli.cases import services, supervision
 from linli.cases.choices import (
     ALERT_NONE,
     ALERT_RED,
@@ -182,7 +182,7 @@ def _issue(
 
 
 def _yellow(case: Case, step: str, now: dt.datetime, people: People) -> bool:
-    if not services.supervise_due_soon(case=case, step=step, now=now):
+    if not supervision.supervise_due_soon(case=case, step=step, now=now):
         return False
     label = STEP_LABEL[step]
     due = getattr(case, f"{step}_due_at")
@@ -204,11 +204,11 @@ def _yellow(case: Case, step: str, now: dt.datetime, people: People) -> bool:
 def _red(case: Case, step: str, now: dt.datetime, people: People) -> bool:
     from_level = case.handling_level
     handlers = people.handlers(case)  # before the escalation: the ones who let it run over
-    level = services.escalate_overdue(case=case, step=step, now=now)
+    level = supervision.escalate_overdue(case=case, step=step, now=now)
     if level is None:
         return False
     label = STEP_LABEL[step]
-    reason = services.OVERDUE_REASON[step]
+    reason = supervision.OVERDUE_REASON[step]
     if level == from_level:
         moved = f"仍由{HandlingLevel(from_level).label}处置，报上级督办"
     else:
@@ -264,7 +264,7 @@ def _per_step(
     people = People(timezone.localdate(now))
     acted = 0
     for step in (Step.ACCEPT, Step.RESOLVE):
-        statuses = services.STEP_STATUSES[step]
+        statuses = supervision.STEP_STATUSES[step]
 
         def due(step: str = step, statuses: tuple[str, ...] = statuses) -> QuerySet[Case]:
             return Case.objects.filter(status__in=statuses, **when(step))
