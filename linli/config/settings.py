@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from linli.config.env import data_dir, env_bool, env_int, env_str, secret_from_env_or_file
+from linli.config.env import data_dir, env_bool, env_float, env_int, env_str, secret_from_env_or_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "linli.org",
     "linli.notifications",
     "linli.cases",
+    "linli.triage",
     "linli.metrics",
     "linli.console",
     "linli.api",
@@ -204,3 +205,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# Smart triage: a classifier suggestion replaces the category defaults only at or above this confidence.
+LINLI_TRIAGE_AUTO_CONFIDENCE = env_float("LINLI_TRIAGE_AUTO_CONFIDENCE", 0.8)

@@ -107,6 +107,14 @@ def _fresh_workday_calendar() -> None:
     workdays.invalidate_cache(everywhere=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_triage_model_cache() -> None:
+    """The active triage model is cached per process for 30 s; a test's model is rolled back with the test."""
+    from linli.triage import services as triage
+
+    triage.forget_active()
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()
