@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Sequence
@@ -12,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from linli.cases.models import Category
+from linli.core.crypto import cipher
 from linli.core.errors import LinliError
 from linli.triage.model import Params, Prediction, TextClassifier, cross_validate
 from linli.triage.models import TriageModel
@@ -28,6 +31,26 @@ def default_label_map(labels: Sequence[str]) -> dict[str, str]:
         for label in labels
         if label in by_code or label in by_name
     }
+
+
+SEAL_BYTES = 64  # hex of a keyed SHA-256 (or SM3) hash
+
+
+def _mac(payload: bytes) -> bytes:
+    return cipher().digest(hashlib.sha256(payload).hexdigest(), "triage-model").encode("ascii")
+
+
+def seal(payload: bytes) -> bytes:
+    """The pickled model, prefixed with a keyed hash under the platform's data key: a row written or changed by
+    anyone without that key (say, through the database alone) is refused before pickle ever sees it."""
+    return _mac(payload) + payload
+
+
+def unseal(blob: bytes) -> bytes:
+    mac, payload = blob[:SEAL_BYTES], blob[SEAL_BYTES:]
+    if not hmac.compare_digest(mac, _mac(payload)):
+        raise LinliError("模型数据校验失败（不是本平台写入的，或已被改动），拒绝加载")
+    return payload
 
 
 def train_from_rows(
@@ -50,7 +73,7 @@ def train_from_rows(
         raise LinliError("训练数据至少需要两个类别，且每个类别至少两条")
     metrics = cross_validate(texts, labels, make=lambda: TextClassifier(params))
     classifier = TextClassifier(params).fit(texts, labels)
-    blob = classifier.dumps()
+    blob = seal(classifier.dumps())
     if len(blob) > MAX_BLOB_BYTES:
         raise LinliError(f"模型过大（{len(blob) // 1024 // 1024} MB > 50 MB）")
     metrics["train_rows"] = len(texts)
@@ -136,7 +159,7 @@ def load(version: int) -> TextClassifier:
         blob = TriageModel.objects.filter(version=version).values_list("blob", flat=True).first()
         if blob is None:
             raise LinliError(f"没有版本 v{version}")
-        found = TextClassifier.loads(bytes(blob))
+        found = TextClassifier.loads(unseal(bytes(blob)))
         with _lock:
             _cache.clear()  # keep one model in memory
             _cache[version] = found

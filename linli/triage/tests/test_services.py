@@ -177,3 +177,15 @@ def test_cli_reports_bad_columns(tmp_path, db):
         call_command(
             "linli_triage", "train", "--csv", str(path), "--text-cols", "title", "--label-col", "类别"
         )
+
+
+def test_a_tampered_model_row_is_refused_before_unpickling(trained):
+    from linli.core.errors import LinliError
+
+    row = TriageModel.objects.get(active=True)
+    blob = bytearray(row.blob)
+    blob[-1] ^= 1
+    TriageModel.objects.filter(pk=row.pk).update(blob=bytes(blob))
+    services.forget_active()
+    with pytest.raises(LinliError, match="校验失败"):
+        services.unseal(bytes(TriageModel.objects.get(pk=row.pk).blob))
