@@ -5,6 +5,11 @@ stratified 5-fold cross-validated macro-F1 and accuracy of ``linli.triage.model.
 baseline (char 1–3-gram TF-IDF + LinearSVC) on the same folds in the same run; then the model fitted on all rows:
 its pickled size and classifications per second on one core (``n`` texts, default 5,000, drawn from the
 unlabelled messages of fujian3/fujian4), both one text per call (the triage hook) and in batches of 256.
+
+Duplicates (PostgreSQL): with ``LINLI_BENCH_CASES_DB`` naming a database of generated cases (e.g. the one
+``LINLI_BENCH_REUSE=1 linli bench cases`` keeps, ``linli_bench_cases``), ``linli.triage.duplicates.
+possible_duplicates`` is timed for 300 open cases drawn (seeded) from its newest 200,000 open ones:
+``duplicates_p95_ms`` with the number of open cases and the mean candidates read per check.
 """
 
 from __future__ import annotations
@@ -27,6 +32,47 @@ Emit = Callable[..., None]
 def _rows(name: str) -> list[dict[str, str]]:
     with (DATA / name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def duplicates(emit: Emit) -> None:
+    import random
+
+    from django.db import connection
+
+    from bench._cases_util import use_database
+    from linli.cases.choices import OPEN_INDEX_STATUSES
+    from linli.cases.models import Case
+    from linli.triage.duplicates import candidates, possible_duplicates
+
+    name = os.environ.get("LINLI_BENCH_CASES_DB", "")
+    if not name or connection.vendor != "postgresql":
+        print("[triage] duplicates: set LINLI_BENCH_CASES_DB (PostgreSQL) to time them; skipped")
+        return
+    use_database(name)
+    open_cases = Case.objects.filter(status__in=OPEN_INDEX_STATUSES)
+    ids = list(open_cases.order_by("-id").values_list("id", flat=True)[:200_000])
+    sample = [Case.objects.get(pk=i) for i in random.Random(SEED).sample(ids, min(300, len(ids)))]
+    for case in sample[:20]:
+        possible_duplicates(case)  # warm
+    timings, read, found = [], [], 0
+    for case in sample:
+        t = time.perf_counter()
+        matches = possible_duplicates(case)
+        timings.append((time.perf_counter() - t) * 1000)
+        found += bool(matches)
+        read.append(len(candidates(case)))
+    timings.sort()
+    emit(
+        metric="duplicates_p95_ms",
+        value=timings[int(len(timings) * 0.95) - 1],
+        unit="ms",
+        p50_ms=round(timings[len(timings) // 2], 1),
+        target=20,
+        open_cases=open_cases.count(),
+        mean_candidates=round(statistics.mean(read), 1),
+        with_matches=found,
+        checks=len(sample),
+    )
 
 
 def run(n: int | None, emit: Emit) -> None:
@@ -83,3 +129,4 @@ def run(n: int | None, emit: Emit) -> None:
         model.classify_many(sample[i : i + 256], explain=0)
     batched = time.perf_counter() - t0
     emit(metric="classify_batched", value=len(sample) / batched, unit="texts/s", target=1000)
+    duplicates(emit)

@@ -239,6 +239,8 @@ class Case(models.Model):
             # Scoped queues of open cases, newest first (e.g. a street's "open and overdue"): walked backwards, it
             # skips every closed case, which is most of the table.
             models.Index(fields=["id"], name="case_open_id", condition=_open()),
+            # Possible duplicates: open cases of one grid reported around a moment (linli.triage.duplicates).
+            models.Index(fields=["grid", "created_at"], name="case_open_grid_created", condition=_open()),
             models.Index(
                 fields=["handler_user", "resolve_due_at"], name="case_open_handler", condition=_open()
             ),

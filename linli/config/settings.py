@@ -208,3 +208,8 @@ LOGGING = {
 
 # Smart triage: a classifier suggestion replaces the category defaults only at or above this confidence.
 LINLI_TRIAGE_AUTO_CONFIDENCE = env_float("LINLI_TRIAGE_AUTO_CONFIDENCE", 0.8)
+# Duplicate detection: open appeals reported within this many days (either side), in the same building or grid or
+# within this radius, scoring at least the minimum, are offered as possible duplicates.
+LINLI_DUPLICATE_WINDOW_DAYS = env_int("LINLI_DUPLICATE_WINDOW_DAYS", 14)
+LINLI_DUPLICATE_RADIUS_M = env_float("LINLI_DUPLICATE_RADIUS_M", 150.0)
+LINLI_DUPLICATE_MIN_SCORE = env_float("LINLI_DUPLICATE_MIN_SCORE", 0.5)

@@ -69,6 +69,7 @@ from linli.org.access import Cap
 from linli.org.models import Department
 from linli.registry import selectors as registry_selectors
 from linli.registry.models import Region
+from linli.triage import duplicates
 
 PAGE = selectors.PAGE_SIZE
 MAX_OPTIONS = 500
@@ -518,6 +519,7 @@ def _detail_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str,
     ctx |= _whistle_context(user, case, extra.pop("whistle_form", None))
     ctx |= _extension_context(user, case, extra.pop("extension_form", None))
     ctx |= _merged_context(user, case)
+    ctx |= _duplicates_context(user, case, actions)
     ctx.update(extra)
     return ctx
 
@@ -789,6 +791,17 @@ def case_extension_decide(request: HttpRequest, pk: int, extension: int) -> Http
     except LinliError as exc:
         return _render_detail(request, case, status=400, decide_error=str(exc))
     return _done(request, case, _("已批准延期") if approve else _("已驳回延期申请"))
+
+
+# ---------------------------------------------------------------------------------------------- duplicates
+
+
+def _duplicates_context(user: Any, case: Case, actions: list[str]) -> dict[str, Any]:
+    """Possible duplicates of an open, not yet accepted case, for a user who may merge it (into a case in scope)."""
+    if Action.MERGE not in actions or case.status not in ACCEPT_CLOCK:
+        return {"duplicates": []}
+    scope = access.scope_for(user, Cap.CASE_TRIAGE)
+    return {"duplicates": [m for m in duplicates.possible_duplicates(case) if scope.covers(m.case)]}
 
 
 # ---------------------------------------------------------------------------------------------- merged cases
