@@ -62,7 +62,7 @@ def test_page_shows_the_rates_with_their_definitions(built, world, client):
         ("rework", 2, 6),
     ]
     assert "70.0%" in html and "55.6%" in html and "80.0%" in html and "27.0 小时" in html
-    assert "vendor/echarts/echarts.min.js" in html and "metrics/charts.js" in html
+    assert "vendor/echarts/echarts.common.min.js" in html and "metrics/charts.js" in html
     assert 'href="/metrics/export.xlsx?' in html.replace("&amp;", "&") or "export.xlsx" in html
 
 
