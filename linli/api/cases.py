@@ -17,8 +17,8 @@ from django.utils import timezone
 from ninja import Field, Header, Router, Schema, Status
 
 from linli.accounts.models import User
-from linli.cases import selectors, services
-from linli.cases.choices import ACCEPT_CLOCK, HANDLING, Channel
+from linli.cases import deadlines, selectors, services
+from linli.cases.choices import Channel
 from linli.cases.choices import Status as CaseStatus
 from linli.cases.models import Case, CaseEvent, Category, CategoryAttribute
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
@@ -198,14 +198,6 @@ class NoteIn(Schema):
 # ------------------------------------------------------------------------------------------------ mapping
 
 
-def _overdue_now(case: Case, now: dt.datetime) -> bool:
-    if case.status in ACCEPT_CLOCK:
-        return case.accept_due_at is not None and case.accept_due_at < now
-    if case.status in HANDLING:
-        return case.resolve_due_at is not None and case.resolve_due_at < now
-    return False
-
-
 def _user_name(user: Any) -> str | None:
     return str(user) if user is not None else None
 
@@ -234,7 +226,7 @@ def _case_fields(c: Case, now: dt.datetime) -> dict[str, Any]:
         "accept_due_at": c.accept_due_at,
         "resolve_due_at": c.resolve_due_at,
         "callback_due_at": c.callback_due_at,
-        "overdue": _overdue_now(c, now),
+        "overdue": deadlines.overdue_now(c, now),
         "accept_overdue": c.accept_overdue,
         "resolve_overdue": c.resolve_overdue,
         "reopened_count": c.reopened_count,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from linli.cases.choices import TimeUnit
+from linli.cases.choices import ACCEPT_CLOCK, CALLBACK, HANDLING, Status, Step, TimeUnit
 from linli.core import workdays
 
 # The window the resident (or staff by phone) has to confirm a resolved case before it closes as "no response".
@@ -77,3 +78,23 @@ def shift(due: dt.datetime, seconds: int, unit: str) -> dt.datetime:
 
 def is_overdue(due: dt.datetime | None, at: dt.datetime) -> bool:
     return due is not None and at > due
+
+
+def running_clock(case: Any) -> tuple[str, dt.datetime | None] | None:
+    """The step whose clock runs in the case's status and its due time: accept while not accepted, resolve while
+    handled (and while paused, when it stands still), callback while waiting for the resident; None once closed."""
+    if case.status in ACCEPT_CLOCK:
+        return Step.ACCEPT, case.accept_due_at
+    if case.status in HANDLING or case.status == Status.PAUSED:
+        return Step.RESOLVE, case.resolve_due_at
+    if case.status in CALLBACK:
+        return Step.CALLBACK, case.callback_due_at
+    return None
+
+
+def overdue_now(case: Any, now: dt.datetime) -> bool:
+    """Past the deadline of the accept or resolve step now running (a paused clock is never overdue)."""
+    clock = running_clock(case)
+    if clock is None or clock[0] == Step.CALLBACK or case.status == Status.PAUSED:
+        return False
+    return is_overdue(clock[1], now)

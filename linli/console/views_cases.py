@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from linli.cases import (
     assignment,
     attachments,
+    deadlines,
     extensions,
     routing,
     selectors,
@@ -41,13 +42,13 @@ from linli.cases.choices import (
     ACCEPT_CLOCK,
     ACTIONS,
     CALLBACK,
-    HANDLING,
     TERMINAL,
     Action,
     Channel,
     HandlingLevel,
     Satisfaction,
     Status,
+    Step,
     TimeUnit,
 )
 from linli.cases.models import (
@@ -202,18 +203,24 @@ def _state(now: dt.datetime, due: dt.datetime | None, soon_at: dt.datetime | Non
 
 
 def running_clock(case: Case, now: dt.datetime) -> Clock:
-    if case.status in ACCEPT_CLOCK:
-        return Clock(_("受理时限"), case.accept_due_at, _state(now, case.accept_due_at, case.accept_soon_at))
-    if case.status in HANDLING:
-        return Clock(
-            _("办结时限"), case.resolve_due_at, _state(now, case.resolve_due_at, case.resolve_soon_at)
-        )
+    clock = deadlines.running_clock(case)
+    if clock is None:
+        return Clock(_("办结时间"), case.closed_at, "done")
+    step, due = clock
+    labels: dict[str, str] = {
+        Step.ACCEPT: _("受理时限"),
+        Step.RESOLVE: _("办结时限"),
+        Step.CALLBACK: _("回访时限"),
+    }
+    label = labels[step]
     if case.status == Status.PAUSED:
-        return Clock(_("办结时限"), case.resolve_due_at, "paused")
-    if case.status in CALLBACK:
-        due = case.callback_due_at
-        return Clock(_("回访时限"), due, _state(now, due, None))
-    return Clock(_("办结时间"), case.closed_at, "done")
+        return Clock(label, due, "paused")
+    marks: dict[str, dt.datetime | None] = {
+        Step.ACCEPT: case.accept_soon_at,
+        Step.RESOLVE: case.resolve_soon_at,
+    }
+    soon_at = marks.get(step)
+    return Clock(label, due, _state(now, due, soon_at))
 
 
 # ---------------------------------------------------------------------------------------------- list
