@@ -20,6 +20,7 @@ Emit = Callable[..., None]
 
 BENCH_DB = "linli_bench_cases"  # create, detail, queue, metrics
 ESC_DB = "linli_bench_cases_esc"  # escalation (open cases only)
+OWNED_DATABASES = ("linli_bench_cases", "linli_bench_dups")  # fresh_database drops and re-creates only these
 PARTS = ("create", "detail", "queue", "metrics", "escalation")
 DEFAULT_N = 10_000_000
 SEED = 2026
@@ -209,9 +210,9 @@ def fresh_database(name: str, reuse: bool) -> tuple[bool, Callable[[], None]]:
     exists. Returns (whether it existed and is reused, the clean-up that points Django back and drops it)."""
     if connection.vendor != "postgresql":
         raise RuntimeError("linli bench cases needs PostgreSQL: set DATABASE_URL=postgres://…")
-    if not name.startswith("linli_bench_cases"):
+    if not name.startswith(OWNED_DATABASES):
         raise ValueError(
-            f"refusing to use database {name!r}: the appeals benchmark owns linli_bench_cases* only"
+            f"refusing to use database {name!r}: the benchmarks own {', '.join(OWNED_DATABASES)}* only"
         )
     original = settings.DATABASES["default"]["NAME"]
     with connection.cursor() as cur:

@@ -241,6 +241,12 @@ class Case(models.Model):
             models.Index(fields=["id"], name="case_open_id", condition=_open()),
             # Possible duplicates: open cases of one grid reported around a moment (linli.triage.duplicates).
             models.Index(fields=["grid", "created_at"], name="case_open_grid_created", condition=_open()),
+            # … and open cases with a point in one community, by latitude: the radius search's bounding box.
+            models.Index(
+                fields=["region_code", "lat"],
+                name="case_open_region_lat",
+                condition=_open() & Q(lat__isnull=False),
+            ),
             models.Index(
                 fields=["handler_user", "resolve_due_at"], name="case_open_handler", condition=_open()
             ),

@@ -188,3 +188,69 @@ def test_console_card_hidden_once_accepted(client, world, make_case, building):
     assert "可能重复" in _detail(client, world, new).content.decode()
     _move(new, status="accepted")
     assert "可能重复" not in _detail(client, world, new).content.decode()
+
+
+# ---------------------------------------------------------------------------------------------- vectorised cosine
+
+TEXTS = [
+    LIFT,
+    LIFT_AGAIN,
+    NOISE,
+    "",
+    "！！，。",
+    "Lift BROKEN lift_broken 3号楼 3號樓 12 12",
+    "𠀋𠀋 漏水 😀 İstanbul ß",
+    "楼道堆放杂物，影响通行；楼道堆放杂物！",
+]
+
+
+def test_similarities_equal_the_pairwise_cosine():
+    for text in TEXTS:
+        got = duplicates.similarities(text, TEXTS)
+        assert got.tolist() == pytest.approx([duplicates.similarity(text, o) for o in TEXTS], abs=1e-12)
+    assert duplicates.similarities(LIFT, []).tolist() == []
+
+
+def test_similarities_below_a_floor_stay_below_it_and_the_rest_are_exact():
+    exact = [duplicates.similarity(LIFT_AGAIN, o) for o in TEXTS]
+    for floor in (0.0, 0.2, 0.5, 0.9):
+        got = duplicates.similarities(LIFT_AGAIN, TEXTS, floor).tolist()
+        for g, e in zip(got, exact, strict=True):
+            assert g == pytest.approx(e, abs=1e-12) if e >= floor else g < floor
+
+
+def test_only_the_head_of_a_long_description_counts_and_matches_load_it_whole(world, make_case, building):
+    head = "。".join(
+        [LIFT] * (duplicates.TEXT_CHARS // len(LIFT) + 1)
+    )  # past TEXT_CHARS: the noise is not read
+    tail = "。" + NOISE * 20
+    first = make_case(title="电梯故障", description=head + tail, building=building)
+    new = make_case(title="电梯又坏了", description=LIFT_AGAIN, building=building)
+    [match] = possible_duplicates(new)
+    expected = duplicates.similarity(f"电梯又坏了 {LIFT_AGAIN}", f"电梯故障 {head[: duplicates.TEXT_CHARS]}")
+    assert match.case.pk == first.pk and match.similarity == round(expected, 4)
+    assert match.case.description == head + tail  # deferred, loaded on use
+
+
+def test_the_building_is_read_first_when_the_cap_bites(world, make_case, building, monkeypatch):
+    other_building = BuildingFactory(grid=world.g1a, name="9号楼")
+    older = make_case(description=LIFT, building=building)
+    for _ in range(3):
+        make_case(description=NOISE, building=other_building, category="noise")
+    new = make_case(description=LIFT_AGAIN, building=building)
+    monkeypatch.setattr(duplicates, "CANDIDATES", 2)
+    assert duplicates.candidates(new, limit=2)[0].id == older.pk
+    assert numbers(possible_duplicates(new)) == [older.number]
+
+
+def test_an_unsaved_case_is_compared_as_if_reported_now(world, make_case, building, categories):
+    first = make_case(description=LIFT, building=building)
+    new = Case(
+        title="电梯",
+        description=LIFT_AGAIN,
+        grid=world.g1a,
+        region_code=first.region_code,
+        building=building,
+        category=categories["neighbour_dispute"],
+    )
+    assert numbers(possible_duplicates(new)) == [first.number]
