@@ -13,7 +13,8 @@ VERBS = {
     "import": "import regions (division-code CSVs) or residents (.xlsx/.csv ledger)",
     "export": "export a resident ledger (.xlsx), masked by default",
     "apikey": "Open311 API keys: `create NAME [--grid ID]` prints a new key once; `list`; `revoke NAME`",
-    "triage": "smart triage classifier: `train --csv FILE --text-cols A,B --label-col C [--activate]`; `eval`; `list`",
+    "triage": "smart triage classifier: `train --csv FILE --text-cols A,B --label-col C [--activate]` or "
+    "`train --from-history [--activate]`; `eval`; `list`; `activate N`; `rollback`",
     "bench": "run a benchmark from bench/ (e.g. `linli bench registry --json`)",
     "manage": "any Django management command (e.g. `linli manage migrate`)",
 }

@@ -167,7 +167,7 @@ class CaseIn(Schema):
 class TransitionIn(Schema):
     action: str = Field(
         description="triage, assign, accept, start, pause, resume, resolve, request_callback, "
-        "confirm, reopen, close_no_response, reject, merge"
+        "confirm, reopen, close_no_response, reject, merge, undo_auto_triage (an automatic triage, while triaged)"
     )
     version: int = Field(description="the version you read; a stale version gets 409")
     note: str = ""

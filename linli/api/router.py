@@ -22,6 +22,9 @@ api.add_router("/", registry_router)
 api.add_router("/", org_router)
 api.add_router("/", "linli.api.cases.router", tags=["cases"])
 api.add_router("/", "linli.api.metrics.router", tags=["metrics"])
+api.add_router("/", "linli.api.top_issues.router", tags=["top-issues"])
+api.add_router("/", "linli.api.triage.router", tags=["triage"])
+api.add_router("/", "linli.api.hotspots.router", tags=["hotspots"])
 
 
 @api.exception_handler(PermissionDenied)

@@ -37,6 +37,7 @@ class Action(models.TextChoices):
     CLOSE_NO_RESPONSE = "close_no_response", _("回访无应答关闭")
     REJECT = "reject", _("不予受理")
     MERGE = "merge", _("合并")
+    UNDO_AUTO_TRIAGE = "undo_auto_triage", _("撤销智能分拣")
 
 
 class SystemAction(models.TextChoices):
@@ -152,6 +153,8 @@ ACTIONS: dict[str, Move] = {
     Action.MERGE: Move(
         frozenset({S.SUBMITTED, S.TRIAGED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.PAUSED}), S.MERGED
     ),
+    # Only while the case's last triage was the classifier's (``services._step_undo_auto_triage`` checks it).
+    Action.UNDO_AUTO_TRIAGE: Move(frozenset({S.TRIAGED}), S.SUBMITTED),
 }
 
 # The allowed-transitions table, status → statuses it may move to (derived, so the two can never disagree).

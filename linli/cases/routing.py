@@ -1,13 +1,16 @@
 """Triage defaults (分级分流): what a category and a place suggest for level and department.
 
-``SUGGESTERS`` is the hook where smart triage (a later issue) plugs in: each is called with the category, grid,
-title and description and may return a ``Suggestion`` that overrides the category defaults.
+``SUGGESTERS`` is the hook where smart triage plugs in: each is called with the category, grid, title and
+description and may return a ``Suggestion``, possibly of another category. A suggestion of the same category
+overrides its defaults; one with ``auto`` set makes intake triage the case to its category at once (the triage
+event carries ``auto`` as its mark). The level and department of a chosen category are ``defaults_for``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from linli.cases.choices import HandlingLevel
 from linli.cases.models import Category
@@ -21,6 +24,8 @@ class Suggestion:
     handling_level: str
     department: Department | None
     source: str = "category"  # "category" or the suggester's name
+    # When set, intake triages the case to ``category`` at once, and the triage event carries this mark.
+    auto: dict[str, Any] | None = None
 
 
 Suggester = Callable[[Category, Grid, str, str], Suggestion | None]
@@ -57,4 +62,13 @@ def suggest(category: Category, grid: Grid, title: str = "", description: str = 
         found = suggester(category, grid, title, description)
         if found is not None:
             return found
+    return category_defaults(category, grid)
+
+
+def defaults_for(category: Category, grid: Grid, title: str = "", description: str = "") -> Suggestion:
+    """Level and department for ``category`` itself: a suggester's when it suggests this very category, else the
+    category's defaults (a suggestion of another category never decides the routing of this one)."""
+    found = suggest(category, grid, title, description)
+    if found.category.pk == category.pk:
+        return replace(found, auto=None)
     return category_defaults(category, grid)

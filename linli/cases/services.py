@@ -32,6 +32,7 @@ from linli.cases.choices import (
     HandlingLevel,
     Satisfaction,
     Status,
+    SystemAction,
     Urgency,
 )
 from linli.cases.intake import (  # noqa: F401  (default_title and TITLE_MAX stay importable from here)
@@ -79,6 +80,7 @@ ACTION_CAP: dict[str, str] = {
     Action.CLOSE_NO_RESPONSE: Cap.CASE_TRIAGE,
     Action.REJECT: Cap.CASE_TRIAGE,
     Action.MERGE: Cap.CASE_TRIAGE,
+    Action.UNDO_AUTO_TRIAGE: Cap.CASE_TRIAGE,
 }
 
 
@@ -191,12 +193,15 @@ def case_create(
         now = timezone.now()
         due = deadlines.compute(now, _limits(category))
         suggestion = routing.suggest(category, grid, intake.values["title"], intake.values["description"])
+        own = (
+            suggestion if suggestion.category.pk == category.pk else routing.category_defaults(category, grid)
+        )
         case = Case.objects.create(
             **intake.values,
             number=next_number(now),
             status=Status.SUBMITTED,
-            handling_level=suggestion.handling_level,
-            handler_department=suggestion.department,
+            handling_level=own.handling_level,
+            handler_department=own.department,
             created_by=who if getattr(who, "pk", None) else None,
             patrol=patrol,
             accept_due_at=due.accept_due_at,
@@ -218,7 +223,7 @@ def case_create(
             data={
                 "channel": channel,
                 "category": category.code,
-                "suggested_by": suggestion.source,
+                "suggested_by": own.source,
                 "accept_due_at": due.accept_due_at.isoformat(),
                 "resolve_due_at": due.resolve_due_at.isoformat(),
             }
@@ -230,8 +235,21 @@ def case_create(
         )
         if intake.phone:
             _send_receipt(case, intake.phone)
+        events = [created]
+        if suggestion.auto is not None:
+            # Smart triage was sure enough: the system triages the case as staff would (one path, marked).
+            case, routed = _transition(
+                case=case,
+                action=Action.TRIAGE,
+                actor=None,
+                version=case.version,
+                note="",
+                source=source,
+                data={"category": suggestion.category, "suggestion": suggestion},
+            )
+            events.append(routed)
     case._created = True  # type: ignore[attr-defined]
-    case._events = [created]  # type: ignore[attr-defined]  # its timeline so far, for the caller's answer
+    case._events = events  # type: ignore[attr-defined]  # its timeline so far, for the caller's answer
     return case
 
 
@@ -363,10 +381,16 @@ def check_handler(case: Case, user: Any, department: Department | None, actor: A
 
 
 def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
+    """Staff triage, or (``data["suggestion"]`` with ``auto`` set, from intake) the classifier's automatic one,
+    whose event carries ``auto``: the model's mark plus the routing it replaced, for ``undo_auto_triage``."""
     category: Category = data.get("category") or case.category
     if not category.active:
         raise LinliError(f"分类“{category.name}”已停用，请选择其他分类", field="category")
-    suggestion = routing.suggest(category, case.grid, case.title, case.description)
+    given: routing.Suggestion | None = data.get("suggestion")
+    if given is not None and given.category.pk == category.pk:
+        suggestion = given
+    else:
+        suggestion = routing.defaults_for(category, case.grid, case.title, case.description)
     level = data.get("handling_level") or suggestion.handling_level
     if level not in HandlingLevel.values:
         raise LinliError(f"未知的处置层级：{level}", field="handling_level")
@@ -393,6 +417,15 @@ def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             "overridden": overridden,
         },
     )
+    if given is not None and given.auto is not None and actor is None:
+        step.data["auto"] = given.auto | {
+            "previous": {
+                "category": case.category.code,
+                "handling_level": case.handling_level,
+                "handler_department": case.handler_department.code if case.handler_department else None,
+                "handler_department_id": case.handler_department_id,
+            }
+        }
     if category.pk != case.category_id:
         # Re-routed after a wrong category: the clock keeps its start (the moment of reporting).
         due = deadlines.compute(case.created_at, _limits(category))
@@ -408,6 +441,64 @@ def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             "resolve_due_at": _iso(due.resolve_due_at),
         }
     return step
+
+
+# Timeline entries that route a case (category, level, department) once it was reported.
+ROUTING_EVENTS = (Action.TRIAGE, Action.UNDO_AUTO_TRIAGE, SystemAction.ESCALATE)
+
+
+def auto_triage_of(case: Case) -> CaseEvent | None:
+    """The classifier's automatic triage of ``case`` while it is still the case's last routing (not undone, not
+    re-triaged by a person, not escalated since); None otherwise."""
+    last = CaseEvent.objects.filter(case_id=case.pk, kind__in=ROUTING_EVENTS).order_by("-id").first()
+    if last is None or last.kind != Action.TRIAGE or not (last.data or {}).get("auto"):
+        return None
+    return last
+
+
+def _step_undo_auto_triage(
+    case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]
+) -> _Step:
+    """Back to "submitted" with the category, level, department and deadlines the classifier replaced; only
+    while its triage is the case's last routing (not after a person re-triaged, assigned or it was escalated)."""
+    last = auto_triage_of(case)
+    if last is None:
+        raise TransitionNotAllowed("该诉求不是由智能分拣自动分流的（或已重新分流），无需撤销")
+    mark = last.data["auto"]
+    previous = mark.get("previous") or {}
+    category = Category.objects.filter(code=previous.get("category")).first() or case.category
+    department = None
+    if previous.get("handler_department_id"):
+        department = Department.objects.filter(pk=previous["handler_department_id"]).first()
+    values: dict[str, Any] = {
+        "category": category,
+        "handling_level": previous.get("handling_level") or case.handling_level,
+        "handler_department": department,
+    }
+    undone = {
+        "category": case.category.code,
+        "handling_level": case.handling_level,
+        "handler_department": case.handler_department.code if case.handler_department else None,
+    }
+    step_data: dict[str, Any] = {
+        "undone_event": last.pk,
+        "model": mark.get("model"),
+        "confidence": mark.get("confidence"),
+        "undone": undone,
+        "category": category.code,
+        "handling_level": values["handling_level"],
+        "handler_department": department.code if department else None,
+    }
+    if category.pk != case.category_id:
+        due = deadlines.compute(case.created_at, _limits(category))
+        values |= {
+            "accept_due_at": due.accept_due_at,
+            "resolve_due_at": due.resolve_due_at,
+            "accept_soon_at": due.accept_soon_at,
+            "resolve_soon_at": due.resolve_soon_at,
+        }
+        step_data |= {"accept_due_at": _iso(due.accept_due_at), "resolve_due_at": _iso(due.resolve_due_at)}
+    return _Step(values=values, data=step_data)
 
 
 def _step_assign(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
@@ -571,6 +662,7 @@ _STEPS: dict[str, Callable[[Case, Any, dt.datetime, str, dict[str, Any]], _Step]
     Action.CLOSE_NO_RESPONSE: _step_close_no_response,
     Action.REJECT: _step_reject,
     Action.MERGE: _step_merge,
+    Action.UNDO_AUTO_TRIAGE: _step_undo_auto_triage,
 }
 
 

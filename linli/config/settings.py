@@ -208,8 +208,20 @@ LOGGING = {
 
 # Smart triage: a classifier suggestion replaces the category defaults only at or above this confidence.
 LINLI_TRIAGE_AUTO_CONFIDENCE = env_float("LINLI_TRIAGE_AUTO_CONFIDENCE", 0.8)
+# … and then (unless switched off) the new appeal is triaged automatically, marked, and can be undone.
+LINLI_TRIAGE_AUTO_ROUTE = env_bool("LINLI_TRIAGE_AUTO_ROUTE", True)
+# Scheduled retrain from staff triage: once this many newly labelled cases exist and this many hours have passed.
+LINLI_TRIAGE_RETRAIN_MIN_NEW = env_int("LINLI_TRIAGE_RETRAIN_MIN_NEW", 50)
+LINLI_TRIAGE_RETRAIN_EVERY_HOURS = env_float("LINLI_TRIAGE_RETRAIN_EVERY_HOURS", 24.0)
 # Duplicate detection: open appeals reported within this many days (either side), in the same building or grid or
 # within this radius, scoring at least the minimum, are offered as possible duplicates.
 LINLI_DUPLICATE_WINDOW_DAYS = env_int("LINLI_DUPLICATE_WINDOW_DAYS", 14)
 LINLI_DUPLICATE_RADIUS_M = env_float("LINLI_DUPLICATE_RADIUS_M", 150.0)
 LINLI_DUPLICATE_MIN_SCORE = env_float("LINLI_DUPLICATE_MIN_SCORE", 0.5)
+# Hotspots (未诉先办): similar appeals from at least this many households of one building (else grid) reported within
+# the window raise an emerging issue for the community; "similar" = same category or text similarity ≥ the minimum.
+LINLI_HOTSPOT_WINDOW_HOURS = env_int("LINLI_HOTSPOT_WINDOW_HOURS", 48)
+LINLI_HOTSPOT_MIN_HOUSEHOLDS = env_int("LINLI_HOTSPOT_MIN_HOUSEHOLDS", 3)
+LINLI_HOTSPOT_MIN_SIMILARITY = env_float("LINLI_HOTSPOT_MIN_SIMILARITY", 0.3)
+# Map tiles for the console's maps (Leaflet URL template, e.g. an intranet tile server); empty: points on a plain map.
+LINLI_MAP_TILE_URL = env_str("LINLI_MAP_TILE_URL", "")

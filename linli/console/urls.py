@@ -41,4 +41,6 @@ urlpatterns = [
     path("", include("linli.console.urls_metrics")),
     path("", include("linli.console.urls_qr")),
     path("", include("linli.console.urls_apikeys")),
+    path("", include("linli.console.urls_top_issues")),
+    path("", include("linli.console.urls_hotspots")),
 ]

@@ -70,7 +70,8 @@ from linli.org.access import Cap
 from linli.org.models import Department
 from linli.registry import selectors as registry_selectors
 from linli.registry.models import Region
-from linli.triage import duplicates
+from linli.triage import duplicates, history
+from linli.triage.suggest import TriageSuggestion, suggestion_for_case
 
 PAGE = selectors.PAGE_SIZE
 MAX_OPTIONS = 500
@@ -90,6 +91,7 @@ ACTION_ORDER = [
     Action.CONFIRM,
     Action.REOPEN,
     Action.MERGE,
+    Action.UNDO_AUTO_TRIAGE,
     Action.REJECT,
 ]
 ACTION_BUTTON: dict[str, Any] = {
@@ -261,9 +263,11 @@ def case_list(request: HttpRequest) -> HttpResponse:
     rows = rows[:PAGE]
     now = timezone.now()
     counts = supporters.supporter_counts([c.pk for c in rows]) if rows else {}
+    autos = history.auto_routes([c.pk for c in rows])  # the 智能分拣 badge
     for c in rows:
         c.clock = running_clock(c, now)  # type: ignore[attr-defined]
         c.plus_ones = counts.get(c.pk, 0)  # type: ignore[attr-defined]
+        c.auto_route = autos.get(c.pk)  # type: ignore[attr-defined]
     ctx = {
         "menu": "cases",
         "rows": rows,
@@ -299,6 +303,8 @@ def available_actions(user: Any, case: Case) -> list[str]:
         if a not in SYSTEM_ONLY
         and case.status in ACTIONS[a].sources
         and access.can(user, services.ACTION_CAP[a], case)
+        # undoing an automatic triage also needs one that is still the case's last routing
+        and (a != Action.UNDO_AUTO_TRIAGE or services.auto_triage_of(case) is not None)
     ]
 
 
@@ -323,18 +329,49 @@ def _handler_choices(case: Case) -> list[tuple[int, str]]:
     ]
 
 
+def _triage_suggestion(case: Case) -> TriageSuggestion | None:
+    """The classifier's suggestion for the case (worked out once per page: it is shown in several places)."""
+    if not hasattr(case, "_triage_suggestion"):
+        case._triage_suggestion = suggestion_for_case(case)  # type: ignore[attr-defined]
+    return case._triage_suggestion  # type: ignore[attr-defined]
+
+
+def _triage_line(case: Case) -> str:
+    """智能分拣建议：<category> · 置信度 87% · 依据：电梯、停运 (empty without an active model or a category)."""
+    found = _triage_suggestion(case)
+    if found is None or found.category is None:
+        return ""
+    line = _("智能分拣建议：%(c)s · 置信度 %(p)d%%") % {
+        "c": found.category.name,
+        "p": round(found.confidence * 100),
+    }
+    if found.terms:
+        line += " · " + _("依据：%(t)s") % {"t": "、".join(found.terms)}
+    return line
+
+
 def _suggestion_label(case: Case) -> str:
-    s = routing.suggest(case.category, case.grid, case.title, case.description)
-    label = str(HandlingLevel(s.handling_level).label)
-    return f"{label} · {s.department.name}" if s.department else label
+    """Level and department the pre-selected category suggests (the classifier's category when it has one)."""
+    found = _triage_suggestion(case)
+    if found is not None and found.category is not None and found.handling_level:
+        level, department = found.handling_level, found.department
+    else:
+        s = routing.defaults_for(case.category, case.grid, case.title, case.description)
+        level, department = s.handling_level, s.department
+    label = str(HandlingLevel(level).label)
+    return f"{label} · {department.name}" if department else label
 
 
 def _action_form(action: str, case: Case, data: Any = None, files: Any = None) -> forms.Form:
     initial: dict[str, Any] = {"version": case.version}
     if action == Action.TRIAGE:
+        found = _triage_suggestion(case)
+        category_id = (
+            found.category.pk if found is not None and found.category is not None else case.category_id
+        )
         return f.TriageForm(
             data,
-            initial=initial | {"category": case.category_id, "urgency": case.urgency},
+            initial=initial | {"category": category_id, "urgency": case.urgency},
             categories=_category_choices(),
             departments=_department_choices(case),
             suggestion_label=_suggestion_label(case),
@@ -477,6 +514,13 @@ def _event_facts(event: CaseEvent) -> list[str]:
         facts.append(_("处置层级：%(l)s") % {"l": LEVELS.get(str(d.get("handling_level")), "—")})
         if d.get("overridden"):
             facts.append(_("调整了分流建议"))
+        if d.get("auto"):
+            facts.append(_auto_fact(d["auto"]))
+    if event.kind == Action.UNDO_AUTO_TRIAGE:
+        facts.append(
+            _("撤销了模型 v%(v)s 的智能分拣，恢复处置层级：%(l)s")
+            % {"v": d.get("model"), "l": LEVELS.get(str(d.get("handling_level")), "—")}
+        )
     if d.get("department_name"):
         facts.append(_("部门：%(d)s") % {"d": d["department_name"]})
     if d.get("amount") and d.get("unit"):
@@ -486,6 +530,16 @@ def _event_facts(event: CaseEvent) -> list[str]:
     if d.get("to_level") and d.get("from_level") != d.get("to_level"):
         facts.append(_("上提至：%(l)s") % {"l": LEVELS.get(d["to_level"], d["to_level"])})
     return facts
+
+
+def _auto_fact(mark: dict[str, Any]) -> str:
+    fact = _("智能分拣：模型 v%(v)s · 置信度 %(p)d%%") % {
+        "v": mark.get("model"),
+        "p": round(float(mark.get("confidence") or 0) * 100),
+    }
+    if mark.get("terms"):
+        fact += " · " + _("依据：%(t)s") % {"t": "、".join(mark["terms"])}
+    return fact
 
 
 def _detail_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
@@ -522,6 +576,8 @@ def _detail_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str,
         "paused_hours": round(case.paused_seconds / 3600, 1) if case.paused_seconds else 0,
         "extended_hours": round(case.extended_seconds / 3600, 1) if case.extended_seconds else 0,
         "suggestion": _suggestion_label(case) if Action.TRIAGE in actions else "",
+        "triage_line": _triage_line(case) if Action.TRIAGE in actions else "",
+        "auto_route": history.auto_routes([case.pk]).get(case.pk),
     }
     ctx |= _whistle_context(user, case, extra.pop("whistle_form", None))
     ctx |= _extension_context(user, case, extra.pop("extension_form", None))

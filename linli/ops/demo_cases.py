@@ -4,6 +4,13 @@ show, plus a handful of live cases that the monitor's sweeps act on while the de
 History is written in bulk (cases and their timelines as they would have been written at the time, deadlines
 computed on the working calendar from each report time); live cases go through ``linli.cases.services`` like any
 other intake. Deterministic for a seed.
+
+Every history case was triaged by staff (the community's worker: a ``triage`` event as ``services._step_triage``
+writes it), and its text comes from its category's own bank (``linli.ops.demo_texts``), so the history is a
+consistent labelled set the smart-triage classifier is trained on (``linli.ops.demo_triage``). About
+``CORRECTED_SHARE`` of the residents picked a wrong category (the ``create`` event holds theirs) that staff
+corrected at triage (``previous_category`` on the triage event). This month, a few complaints (``THEMES``) come
+from many households of one community, for the month's top issues (每月一题).
 """
 
 from __future__ import annotations
@@ -20,62 +27,66 @@ from django.db import transaction
 from django.utils import timezone
 
 from linli.accounts.models import User
-from linli.cases import deadlines, routing, services
+from linli.cases import deadlines, routing
 from linli.cases.choices import Action, Channel, HandlingLevel, Satisfaction, Status
 from linli.cases.models import Case, CaseEvent, Category
 from linli.cases.numbering import format_number, reserve
+from linli.ops import demo_triage
+from linli.ops.demo_texts import TEXTS, UNSURE, pick, pick_titled
+from linli.ops.demo_triage import THEMES, Home, Homes
 from linli.org.choices import PostKind
 from linli.org.models import Post
-from linli.registry.models import Building, Grid
+from linli.registry.models import Building, Grid, Household
 
 Say = Callable[[str], None]
 
 HISTORY_DAYS = 120
 HISTORY_CASES = 1_500
 LIVE_CASES = 24
+LIVE_MISFILED = 3  # live appeals filed under a wrong category (smart triage may route them right)
 
-# What residents write, per top-level category code (the category's children share them).
-TEXTS: dict[str, list[tuple[str, str]]] = {
-    "property": [
-        ("单元门禁损坏", "单元门禁坏了好几天，外人随便进出，老人孩子不安全，请物业尽快维修。"),
-        ("楼道灯不亮", "三楼到六楼楼道灯全部不亮，晚上上下楼看不见台阶，老人摔过一次。"),
-        ("电梯经常停运", "电梯这周停了三次，八楼的老人下不了楼，希望物业查明原因彻底修好。"),
-    ],
-    "sanitation": [
-        ("垃圾桶满溢无人清运", "小区东门垃圾桶已经两天没人清运，气味很大，招苍蝇。"),
-        ("绿化带杂草丛生", "楼前绿化带杂草比人还高，夏天蚊虫多，请安排修剪。"),
-    ],
-    "flying_wire": [
-        ("楼上飞线充电", "有住户从五楼窗户拉电线给电动车充电，电线垂在楼道口，存在火灾隐患。"),
-    ],
-    "parking": [
-        ("车辆占用消防通道", "每天晚上都有车停在消防通道上，消防车根本进不来。"),
-        ("小区停车位不足", "小区车位太少，很多车停在路边，早上出门经常被堵。"),
-    ],
-    "noise": [
-        ("夜间装修噪音", "楼上住户晚上十点以后还在装修电钻，孩子没法睡觉。"),
-        ("广场舞音响太大", "楼下广场舞音响声音太大，一直到晚上九点半，影响休息。"),
-    ],
-    "neighbour_dispute": [
-        ("楼上漏水邻居不处理", "楼上卫生间漏水把我家天花板泡坏了，找他几次都不处理，希望社区调解。"),
-    ],
-    "municipal": [
-        ("路灯不亮", "小区门口路段的路灯坏了一个多月，晚上很黑，行人不安全。"),
-        ("井盖破损", "人行道上的井盖裂了，踩上去晃动，怕有人掉下去。"),
-        ("道路坑洼积水", "小区外道路坑洼不平，一下雨就积水，电动车经常摔倒。"),
-    ],
-    "illegal_building": [
-        ("一楼私搭乱建", "一楼住户在院子里私自搭建彩钢房，占用公共绿地。"),
-    ],
-    "safety_hazard": [
-        ("楼道堆放杂物", "楼道里堆满纸箱和旧家具，堵住了安全出口。"),
-        ("闻到燃气味", "单元楼道里有明显燃气味，担心泄漏。"),
-    ],
-    "elder_care": [
-        ("独居老人需要帮助", "隔壁独居老人最近几天没出门，敲门也没人应，请社区去看看。"),
-        ("希望开设老年食堂", "社区老人多，希望能有个老年食堂，解决吃饭难的问题。"),
-    ],
+# How often each leaf category is reported (relative weights).
+LEAF_WEIGHTS = {
+    "property_repair": 14,
+    "property_elevator": 8,
+    "property_fee": 5,
+    "garbage": 12,
+    "greening": 6,
+    "flying_wire": 6,
+    "fire_lane": 6,
+    "noise": 9,
+    "neighbour_dispute": 6,
+    "streetlight": 6,
+    "manhole": 3,
+    "road_damage": 5,
+    "illegal_building": 4,
+    "gas_leak": 2,
+    "elder_alone": 4,
 }
+# Share of the history filed by the resident under a wrong category and corrected by staff at triage, and which
+# categories residents mistake for which (otherwise any other one).
+CORRECTED_SHARE = 0.08
+CONFUSED_SHARE = 0.7
+CONFUSED = {
+    "property_repair": ["streetlight", "property_elevator"],
+    "property_elevator": ["property_repair"],
+    "property_fee": ["property_repair"],
+    "garbage": ["greening"],
+    "greening": ["garbage"],
+    "flying_wire": ["fire_lane"],
+    "fire_lane": ["flying_wire", "illegal_building"],
+    "noise": ["neighbour_dispute"],
+    "neighbour_dispute": ["noise"],
+    "streetlight": ["property_repair"],
+    "manhole": ["road_damage"],
+    "road_damage": ["manhole"],
+    "illegal_building": ["greening"],
+    "gas_leak": ["property_repair"],
+    "elder_alone": ["neighbour_dispute"],
+}
+# Channels on which the appeal names the reporter's household.
+HOUSEHOLD_CHANNELS = {Channel.QR_RESIDENT, Channel.DOOR_KNOCK}
+
 RESULTS = [
     "已联系物业现场处理完毕，居民认可。",
     "已安排人员清理，现场已恢复。",
@@ -106,10 +117,29 @@ class _Place:
     community_worker: User | None
 
 
-def _top_code(category: Category, by_id: dict[int, Category]) -> str:
-    while category.parent_id is not None:
-        category = by_id[category.parent_id]
-    return category.code
+def _limits(category: Category) -> deadlines.Limits:
+    return deadlines.Limits(
+        category.accept_within, category.accept_unit, category.resolve_within, category.resolve_unit
+    )
+
+
+def _misfiled(rng: random.Random, code: str, leaves: dict[str, Category]) -> Category:
+    """The wrong leaf a resident picks for an appeal of ``code``."""
+    likely = [c for c in CONFUSED.get(code, []) if c in leaves]
+    if likely and rng.random() < CONFUSED_SHARE:
+        return leaves[rng.choice(likely)]
+    return leaves[rng.choice(sorted(c for c in leaves if c != code))]
+
+
+def _homes() -> Homes:
+    homes: Homes = defaultdict(list)
+    for pk, building_id, unit_id in (
+        Household.objects.filter(building__isnull=False)
+        .order_by("id")
+        .values_list("id", "building_id", "unit_id")
+    ):
+        homes[building_id].append((pk, unit_id))
+    return homes
 
 
 def _office_moment(rng: random.Random, day: dt.date) -> dt.datetime:
@@ -143,50 +173,72 @@ def _places() -> list[_Place]:
 class _History:
     """Bulk-writes finished and half-finished cases with the timeline they would have had."""
 
-    def __init__(self, rng: random.Random, now: dt.datetime) -> None:
+    def __init__(self, rng: random.Random, now: dt.datetime, homes: Homes) -> None:
         self.rng = rng
         self.now = now
+        self.homes = homes
         self.cases: list[Case] = []
         self.events: list[list[CaseEvent]] = []
-        self.first_number = reserve(HISTORY_CASES)
+        self.routes: dict[tuple[int, int], routing.Suggestion] = {}
+
+    def _route(self, category: Category, grid: Grid) -> routing.Suggestion:
+        key = (category.pk, grid.pk)
+        if key not in self.routes:
+            self.routes[key] = routing.category_defaults(category, grid)
+        return self.routes[key]
 
     def _event(
         self, case: Case, events: list[CaseEvent], kind: str, at: dt.datetime, actor: Any, **kw: Any
     ) -> None:
         events.append(CaseEvent(at=at, actor=actor, kind=kind, **kw))
 
-    def add(self, category: Category, text: tuple[str, str], place: _Place, created: dt.datetime) -> None:
+    def add(
+        self,
+        category: Category,
+        text: tuple[str, str],
+        place: _Place,
+        created: dt.datetime,
+        *,
+        filed_as: Category | None = None,
+        building: Building | None = None,
+        channel: str | None = None,
+    ) -> None:
+        """One case of ``category`` (the one staff set at triage; ``filed_as``: the resident's, if another)."""
         rng = self.rng
-        limits = deadlines.Limits(
-            category.accept_within, category.accept_unit, category.resolve_within, category.resolve_unit
-        )
-        due = deadlines.compute(created, limits)
-        suggestion = routing.category_defaults(category, place.grid)
+        due = deadlines.compute(created, _limits(category))
+        suggestion = self._route(category, place.grid)
         handler = (
             place.grid_worker
             if suggestion.handling_level in (HandlingLevel.BUILDING, HandlingLevel.GRID)
             else (place.community_worker if suggestion.handling_level == HandlingLevel.COMMUNITY else None)
         )
-        day = timezone.localdate(created)
-        channel = rng.choices(
-            [
-                Channel.QR_RESIDENT,
-                Channel.GRID_WORKER,
-                Channel.STAFF_HOTLINE,
-                Channel.DOOR_KNOCK,
-                Channel.PATROL,
-            ],
-            weights=[45, 20, 20, 10, 5],
-        )[0]
+        channel = (
+            channel
+            or rng.choices(
+                [
+                    Channel.QR_RESIDENT,
+                    Channel.GRID_WORKER,
+                    Channel.STAFF_HOTLINE,
+                    Channel.DOOR_KNOCK,
+                    Channel.PATROL,
+                ],
+                weights=[45, 20, 20, 10, 5],
+            )[0]
+        )
+        building = building or rng.choice(place.buildings)
+        home: Home | None = None
+        if channel in HOUSEHOLD_CHANNELS and self.homes.get(building.pk):
+            home = rng.choice(self.homes[building.pk])
         case = Case(
-            number=format_number(day, self.first_number + len(self.cases)),
             title=text[0],
             description=text[1],
             category=category,
             channel=channel,
             grid=place.grid,
             region_code=place.grid.region_code,
-            building=rng.choice(place.buildings),
+            building=building,
+            unit_id=home[1] if home else None,
+            household_id=home[0] if home else None,
             handling_level=suggestion.handling_level,
             handler_department=suggestion.department,
             handler_user=handler,
@@ -208,15 +260,43 @@ class _History:
             created,
             None,
             to_status=Status.SUBMITTED,
-            data={"channel": channel, "category": category.code, "suggested_by": "category"},
+            data={"channel": channel, "category": (filed_as or category).code, "suggested_by": "category"},
         )
+        assigned = created + dt.timedelta(minutes=rng.randint(5, 90))
+        triager = place.community_worker or place.grid_worker
+        if triager is not None:
+            # Staff triage, as ``services._step_triage`` records it: confirms the category, or corrects it.
+            triaged = created + (assigned - created) * rng.uniform(0.2, 0.8)
+            data: dict[str, Any] = {
+                "category": category.code,
+                "handling_level": suggestion.handling_level,
+                "handler_department": suggestion.department.code if suggestion.department else None,
+                "urgency": case.urgency,
+                "overridden": False,
+            }
+            if filed_as is not None and filed_as.pk != category.pk:
+                data |= {
+                    "previous_category": filed_as.code,
+                    "accept_due_at": due.accept_due_at.isoformat(),
+                    "resolve_due_at": due.resolve_due_at.isoformat(),
+                }
+            self._event(
+                case,
+                events,
+                Action.TRIAGE,
+                triaged,
+                triager,
+                from_status=Status.SUBMITTED,
+                to_status=Status.TRIAGED,
+                data=data,
+            )
         self._event(
             case,
             events,
             Action.ASSIGN,
-            created + dt.timedelta(minutes=rng.randint(5, 90)),
+            assigned,
             None,
-            from_status=Status.SUBMITTED,
+            from_status=Status.TRIAGED if triager is not None else Status.SUBMITTED,
             to_status=Status.ASSIGNED,
             data={"handling_level": suggestion.handling_level},
         )
@@ -243,6 +323,7 @@ class _History:
             if late_accept
             else (created + (due.accept_due_at - created) * rng.uniform(0.05, 0.7))
         )
+        accepted = max(accepted, assigned + dt.timedelta(minutes=rng.randint(2, 30)))
         if accepted > self.now:
             return  # still waiting to be accepted
         case.status, case.accepted_at, case.accept_overdue = (
@@ -343,6 +424,9 @@ class _History:
         case.updated_at = closed
 
     def write(self) -> int:
+        first = reserve(len(self.cases))
+        for n, case in enumerate(self.cases):
+            case.number = format_number(timezone.localdate(case.created_at), first + n)
         Case.objects.bulk_create(self.cases, batch_size=500)
         rows: list[CaseEvent] = []
         for case, events in zip(self.cases, self.events, strict=True):
@@ -353,8 +437,62 @@ class _History:
         return len(self.cases)
 
 
+def _month_start(now: dt.datetime) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(timezone.localdate(now).replace(day=1), dt.time()))
+
+
+def _themes(history: _History, rng: random.Random, places: list[_Place], leaves: dict[str, Category]) -> int:
+    """This month's recurring complaints of one community (``THEMES``): appeals of many households, spread over
+    the month so far (the last 25 days at most; all within this month, so early in a month they crowd together)
+    and over the community's buildings."""
+    now = history.now
+    start = max(_month_start(now), now - dt.timedelta(days=25))
+    buildings = [(place, b) for place in places for b in place.buildings]
+    written = 0
+    for theme in THEMES:
+        if theme.code not in leaves:
+            continue
+        for place, building in rng.sample(buildings, min(theme.count, len(buildings))):
+            created = start + (now - start) * rng.uniform(0.03, 0.97)
+            text = pick_titled(theme.code, theme.titles, rng)
+            history.add(
+                leaves[theme.code], text, place, created, building=building, channel=Channel.QR_RESIDENT
+            )
+            written += 1
+    return written
+
+
+def _live(rng: random.Random, places: list[_Place], leaves: dict[str, Category]) -> int:
+    """``LIVE_CASES`` new appeals through the real intake: from the bank (``LIVE_MISFILED`` of them under a wrong
+    category), then the ones the classifier is unsure of (``UNSURE``)."""
+    codes = sorted(leaves)
+    unsure = [u for u in UNSURE if u[2] in leaves]
+    for n in range(LIVE_CASES - len(unsure)):
+        code = rng.choices(codes, weights=[LEAF_WEIGHTS.get(c, 1) for c in codes])[0]
+        place = rng.choice(places)
+        demo_triage.report(
+            rng,
+            category=_misfiled(rng, code, leaves) if n < LIVE_MISFILED else leaves[code],
+            grid=place.grid,
+            building=rng.choice(place.buildings),
+            text=pick(code, rng),
+            channel=rng.choice([Channel.QR_RESIDENT, Channel.STAFF_HOTLINE, Channel.GRID_WORKER]),
+        )
+    for title, body, code in unsure:
+        place = rng.choice(places)
+        demo_triage.report(
+            rng,
+            category=leaves[code],
+            grid=place.grid,
+            building=rng.choice(place.buildings),
+            text=(title, body),
+        )
+    return LIVE_CASES
+
+
 def seed_demo_cases(*, seed: int, say: Say | None = None) -> dict[str, int]:
-    """Write the demo county's case history and a few live cases (once: skipped when cases exist)."""
+    """Write the demo county's case history, train and activate the triage classifier from it, then the live
+    cases and the smart-triage scenarios (once: skipped when cases exist)."""
     say = say or (lambda _msg: None)
     if Case.objects.exists():
         return {}
@@ -363,35 +501,42 @@ def seed_demo_cases(*, seed: int, say: Say | None = None) -> dict[str, int]:
     if not places:
         return {}
     categories = list(Category.objects.filter(active=True))
-    by_id = {c.pk: c for c in categories}
-    leaves = [c for c in categories if not any(o.parent_id == c.pk for o in categories)]
+    leaves = {
+        c.code: c for c in categories if c.code in TEXTS and not any(o.parent_id == c.pk for o in categories)
+    }
+    if len(leaves) < 2:
+        say("默认诉求分类不全，未生成诉求")
+        return {}
+    codes = sorted(leaves)
+    weights = [LEAF_WEIGHTS.get(c, 1) for c in codes]
     now = timezone.now()
     today = timezone.localdate(now)
-    history = _History(rng, now)
+    history = _History(rng, now, _homes())
     for _ in range(HISTORY_CASES):
-        category = rng.choice(leaves)
-        text = rng.choice(TEXTS.get(_top_code(category, by_id), TEXTS["property"]))
+        code = rng.choices(codes, weights=weights)[0]
+        filed = _misfiled(rng, code, leaves) if rng.random() < CORRECTED_SHARE else None
         created = _office_moment(rng, today - dt.timedelta(days=rng.randint(1, HISTORY_DAYS)))
-        history.add(category, text, rng.choice(places), created)
+        history.add(leaves[code], pick(code, rng), rng.choice(places), created, filed_as=filed)
+    first_community = [p for p in places if p.grid.community_id == places[0].grid.community_id]
+    _themes(history, rng, first_community, leaves)
     with transaction.atomic():
         written = history.write()
     say(f"历史诉求 {written} 件")
-    live = 0
-    for _ in range(LIVE_CASES):
-        category = rng.choice(leaves)
-        title, body = rng.choice(TEXTS.get(_top_code(category, by_id), TEXTS["property"]))
-        place = rng.choice(places)
-        services.case_create(
-            channel=rng.choice([Channel.QR_RESIDENT, Channel.STAFF_HOTLINE, Channel.GRID_WORKER]),
-            category=category,
-            grid=place.grid,
-            building=rng.choice(place.buildings),
-            title=title,
-            description=body,
-            reporter_name=rng.choice(["王秀兰", "李建国", "张桂英", "刘伟", "陈静"]),
-            reporter_phone=f"139{rng.randint(10_000_000, 99_999_999)}",
-            source="demo",
-        )
-        live += 1
+    model = demo_triage.train_model(say)
+    live = _live(rng, places, leaves)
     say(f"待办诉求 {live} 件")
-    return {"cases_history": written, "cases_live": live}
+    scenario = demo_triage.seed_scenarios(
+        rng,
+        places=[(p.grid, p.buildings) for p in places],
+        homes=history.homes,
+        leaves=leaves,
+        theme_places=[(p.grid, p.buildings) for p in first_community],
+        say=say,
+    )
+    return {
+        "cases_history": written,
+        "cases_live": live + len(scenario.cases),
+        "triage_model": model.version if model else 0,
+        "emerging_issues": scenario.issues,
+        "supporters": scenario.supporters,
+    }

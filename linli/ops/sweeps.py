@@ -11,6 +11,8 @@ from linli.metrics import rollup as metrics_rollup
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
 from linli.registry.models import ImportJob
+from linli.triage import history as triage_history
+from linli.triage.hotspots import hotspots_sweep
 
 IMPORT_STALL_AFTER = dt.timedelta(minutes=5)
 
@@ -48,3 +50,7 @@ sweep("cases_callback_expired", every_seconds=30)(case_sweeps.cases_callback_exp
 sweep("whistles_overdue", every_seconds=30)(case_sweeps.whistles_overdue)
 # Metrics: re-count the 三率 rollup days touched since the last run, or whose deadlines passed.
 sweep("metrics_refresh", every_seconds=60)(metrics_rollup.metrics_refresh)
+# Smart triage: queue a retrain from staff corrections once enough new ones exist (the task trains once).
+sweep("triage_retrain", every_seconds=3600)(triage_history.retrain_if_due)
+# Hotspots (未诉先办): similar appeals from several households of one building within the window raise an issue.
+sweep("triage_hotspots", every_seconds=120)(hotspots_sweep)

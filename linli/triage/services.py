@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from linli.cases.models import Category
 from linli.core.crypto import cipher
-from linli.core.errors import LinliError
+from linli.core.errors import LinliError, PermissionDenied
+from linli.org import access
+from linli.org.access import Cap
 from linli.triage.model import Params, Prediction, TextClassifier, cross_validate
 from linli.triage.models import TriageModel
 
@@ -62,8 +64,10 @@ def train_from_rows(
     source: str = "",
     user: Any = None,
     activate_now: bool = False,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> TriageModel:
-    """Evaluate by seeded stratified cross-validation, fit on all rows, store as the next version."""
+    """Evaluate by seeded stratified cross-validation, fit on all rows, store as the next version. ``extra``: label
+    descriptions (``linli.triage.taxonomy``) that train beside the rows and are never scored."""
     texts, labels = list(texts), [str(lab).strip() for lab in labels]
     if len(texts) != len(labels):
         raise LinliError("文本与类别的行数不一致")
@@ -71,12 +75,13 @@ def train_from_rows(
     texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
     if len(set(labels)) < 2 or min(labels.count(lab) for lab in set(labels)) < 2:
         raise LinliError("训练数据至少需要两个类别，且每个类别至少两条")
-    metrics = cross_validate(texts, labels, make=lambda: TextClassifier(params))
-    classifier = TextClassifier(params).fit(texts, labels)
+    metrics = cross_validate(texts, labels, make=lambda: TextClassifier(params), extra=extra)
+    classifier = TextClassifier(params).fit(texts, labels, extra=extra)
     blob = seal(classifier.dumps())
     if len(blob) > MAX_BLOB_BYTES:
         raise LinliError(f"模型过大（{len(blob) // 1024 // 1024} MB > 50 MB）")
     metrics["train_rows"] = len(texts)
+    metrics["label_descriptions"] = sum(1 for _, lab in extra if lab in set(classifier.labels))
     metrics["blob_bytes"] = len(blob)
     mapping = default_label_map(classifier.labels)
     mapping.update(label_map or {})
@@ -141,6 +146,16 @@ def rollback() -> TriageModel:
     if previous is None:
         raise LinliError(f"v{current.version} 之前没有可回滚的版本")
     return activate(previous.version)
+
+
+def can_manage(actor: Any) -> bool:
+    """Activating and rolling back versions is installation-wide, like editing categories: ``Cap.ORG_MANAGE``."""
+    return access.can(actor, Cap.ORG_MANAGE)
+
+
+def require_manager(actor: Any) -> None:
+    if not can_manage(actor):
+        raise PermissionDenied("只有县（区）、市管理员和社区书记可以启用或回滚分拣模型")
 
 
 def active_model() -> TriageModel | None:

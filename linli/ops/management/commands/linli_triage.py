@@ -3,6 +3,8 @@
 ``train --csv FILE --text-cols TITLE[,BODY…] --label-col LABEL [--map MAP] [--activate]`` evaluates by seeded
 stratified cross-validation, fits on every row and stores the next version. ``MAP`` is a JSON object or a two-column
 CSV (label, category code); labels equal to a category's code or name map by themselves.
+``train --from-history [--activate]`` trains on the platform's own staff triage (``linli.triage.history``); with
+``--activate`` the new version is activated only if its macro-F1 is not worse than the active one's by more than 0.02.
 ``eval --csv FILE …`` scores the active model (or ``--version N``) on a labelled file of the same layout.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from linli.core.errors import LinliError
-from linli.triage import services
+from linli.triage import history, services, taxonomy
 from linli.triage.model import join_text, scores
 from linli.triage.models import TriageModel
 
@@ -66,19 +68,40 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         for name in ("train", "eval"):
             p = sub.add_parser(name)
-            p.add_argument("--csv", required=True, help="UTF-8 CSV file with a header row")
+            required = name == "eval"  # train takes them, or --from-history
+            p.add_argument("--csv", required=required, help="UTF-8 CSV file with a header row")
             p.add_argument(
-                "--text-cols", required=True, help="title column, then body columns, comma-separated"
+                "--text-cols", required=required, help="title column, then body columns, comma-separated"
             )
-            p.add_argument("--label-col", required=True, help="the label column")
+            p.add_argument("--label-col", required=required, help="the label column")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
         train = sub.choices["train"]
+        train.add_argument(
+            "--from-history",
+            action="store_true",
+            help="train on the cases staff triaged (their last staff triage's category) instead of a file",
+        )
         train.add_argument("--map", help="label → category code: JSON object or two-column CSV")
+        train.add_argument(
+            "--taxonomy",
+            help="a category-tree CSV (top level first, e.g. 一级分类,二级分类,三级分类): the names under each label "
+            "train beside the rows as label descriptions",
+        )
+        train.add_argument("--taxonomy-cols", help="the tree's level columns, top level first (default: all)")
         train.add_argument("--activate", action="store_true", help="make the new version the active one")
         sub.choices["eval"].add_argument("--version", type=int, help="a version other than the active one")
         sub.add_parser("list")
         sub.add_parser("activate").add_argument("version", type=int)
         sub.add_parser("rollback")
+        hot = sub.add_parser("hotspots", help="cluster a CSV of messages and print the hottest clusters")
+        hot.add_argument(
+            "--csv", required=True, help="UTF-8 CSV in the Teddy 附件3 layout (留言编号, 留言主题 …)"
+        )
+        hot.add_argument("--top", type=int, default=5)
+        hot.add_argument(
+            "--window-days", type=float, default=60, help="link messages at most this far apart; 0 = any"
+        )
+        hot.add_argument("--json", action="store_true", help="one JSON object per cluster")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -87,11 +110,36 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def do_train(self, opts: dict[str, Any]) -> None:
+        if opts["from_history"]:
+            if opts.get("csv") or opts.get("map") or opts.get("taxonomy"):
+                raise CommandError(
+                    "--from-history takes no --csv, --map or --taxonomy (labels are category codes, described "
+                    "by the categories' names and keywords)"
+                )
+            done = history.train_from_history(activate=opts["activate"])
+            if opts["json"]:
+                out = {"version": done.row.version, "active": done.activated, "message": done.message}
+                self.stdout.write(json.dumps(out | done.row.metrics, ensure_ascii=False))
+                return
+            self._trained(done.row, opts)
+            self.stdout.write(done.message)
+            return
+        missing = [f"--{n.replace('_', '-')}" for n in ("csv", "text_cols", "label_col") if not opts.get(n)]
+        if missing:
+            raise CommandError(f"train needs {', '.join(missing)} (or --from-history)")
         texts, labels = read_rows(opts["csv"], opts["text_cols"], opts["label_col"])
         mapping = read_map(opts["map"]) if opts.get("map") else None
+        extra: list[tuple[str, str]] = []
+        if opts.get("taxonomy"):
+            cols = [c.strip() for c in (opts.get("taxonomy_cols") or "").split(",") if c.strip()]
+            extra = taxonomy.read_csv(opts["taxonomy"], cols or None)
+        source = Path(opts["csv"]).name + (f" + {Path(opts['taxonomy']).name}" if extra else "")
         row = services.train_from_rows(
-            texts, labels, label_map=mapping, source=Path(opts["csv"]).name, activate_now=opts["activate"]
+            texts, labels, label_map=mapping, source=source, activate_now=opts["activate"], extra=extra
         )
+        self._trained(row, opts)
+
+    def _trained(self, row: TriageModel, opts: dict[str, Any]) -> None:
         m = row.metrics
         if opts["json"]:
             self.stdout.write(
@@ -100,7 +148,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"v{row.version}: {m['train_rows']} rows, {len(row.labels)} labels, {m['blob_bytes'] / 1e6:.1f} MB"
-            f"{' (active)' if opts['activate'] else ''}"
+            f"{' (active)' if row.active else ''}"
         )
         self.stdout.write(f"cross-validation ({m['folds']} folds, seed {m['seed']}):")
         self._report(m)
@@ -147,6 +195,20 @@ class Command(BaseCommand):
     def do_activate(self, opts: dict[str, Any]) -> None:
         row = services.activate(opts["version"])
         self.stdout.write(f"v{row.version} is active")
+
+    def do_hotspots(self, opts: dict[str, Any]) -> None:
+        from linli.triage import clusters
+
+        try:
+            items = clusters.read_csv(opts["csv"])
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        found = clusters.hotspots(items, top=max(1, opts["top"]), window_days=opts["window_days"] or None)
+        if opts["json"]:
+            for rank, c in enumerate(found, 1):
+                self.stdout.write(json.dumps(clusters.as_dict(c, rank), ensure_ascii=False))
+        else:
+            self.stdout.write(clusters.describe(found))
 
     def do_rollback(self, opts: dict[str, Any]) -> None:
         row = services.rollback()

@@ -1,0 +1,27 @@
+// The map of an emerging issue's appeals (console/hotspots/detail.html): one circle per appeal, linked to its page.
+// Tiles only when the deployment configured LINLI_MAP_TILE_URL; otherwise the points on a plain background.
+(function () {
+  "use strict";
+  function draw() {
+    var box = document.getElementById("hotspot-map");
+    var data = document.getElementById("hotspot-points");
+    if (!box || !data || !window.L) return;
+    var points = JSON.parse(data.textContent);
+    if (!points.length) return;
+    var map = window.L.map(box, { attributionControl: false });
+    if (box.dataset.tiles) window.L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    var bounds = [];
+    points.forEach(function (p) {
+      var popup = document.createElement("a");
+      popup.href = p.url;
+      popup.textContent = p.number + " " + p.title;
+      window.L.circleMarker([p.lat, p.lng], { radius: 8, color: "#c4161c", fillOpacity: 0.6 })
+        .bindPopup(popup)
+        .addTo(map);
+      bounds.push([p.lat, p.lng]);
+    });
+    map.fitBounds(bounds, { maxZoom: 18, padding: [24, 24] });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();

@@ -1,0 +1,242 @@
+"""Learning from the platform's own history: labelled examples from staff triage, training from them, the
+scheduled retrain, and which cases the classifier routed.
+
+Labelled examples (``training_rows``): for every case whose category a person set or confirmed, its text
+(``join_text(title, description)``) and the category of its **last triage by a person** (a triage event with an
+actor; the classifier's own triage has none and is never a label). A staff triage that changed the category is a
+correction, one that kept it a confirmation; an automatic triage that was undone and then triaged by staff counts
+with the staff's category. Merged cases are left out (their text duplicates the case they went into), so are cases
+never triaged by a person. Labels are category codes, so a model trained on them maps each label to itself.
+
+The scheduled retrain (``retrain_if_due``, a monitor sweep) queues a training when at least
+``LINLI_TRIAGE_RETRAIN_MIN_NEW`` cases got a staff triage since the reference version (the active one, else the
+latest) was trained and ``LINLI_TRIAGE_RETRAIN_EVERY_HOURS`` have passed. The task (``linli.triage.tasks``) checks
+again under an exclusive lock (a PostgreSQL advisory lock; elsewhere a row lock on the latest version, which SQLite
+ignores: there run one monitor), so any number of monitors and duplicate queue entries train once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from linli.cases.choices import Action, Status
+from linli.cases.models import Case, CaseEvent, Category
+from linli.core.errors import LinliError
+from linli.triage import services, taxonomy
+from linli.triage.model import join_text
+from linli.triage.models import TriageModel
+
+logger = logging.getLogger("linli.triage")
+
+SOURCE = "history"
+F1_TOLERANCE = (
+    0.02  # a retrained version is activated unless its macro-F1 is worse than the active one's by more
+)
+LOCK_KEY = 0x6C696E6C6931  # the PostgreSQL advisory lock of the retrain ("linli1")
+CHUNK = 1000
+
+
+def min_new() -> int:
+    return int(getattr(settings, "LINLI_TRIAGE_RETRAIN_MIN_NEW", 50))
+
+
+def every() -> dt.timedelta:
+    return dt.timedelta(hours=float(getattr(settings, "LINLI_TRIAGE_RETRAIN_EVERY_HOURS", 24)))
+
+
+# --------------------------------------------------------------------------------------------- labelled rows
+
+
+def labelled_events() -> QuerySet[CaseEvent]:
+    """Triage events by a person, of cases not merged away."""
+    return CaseEvent.objects.filter(kind=Action.TRIAGE, actor__isnull=False).exclude(
+        case__status=Status.MERGED
+    )
+
+
+def training_rows() -> tuple[list[str], list[str]]:
+    """(texts, category codes), one row per case labelled by a person, in case order (see the module doc)."""
+    last: dict[int, str] = {}
+    for case_id, data in (
+        labelled_events().order_by("case_id", "id").values_list("case_id", "data").iterator()
+    ):
+        code = (data or {}).get("category")
+        if code:
+            last[case_id] = str(code)
+    ids = sorted(last)
+    texts, labels = [], []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = Case.objects.filter(pk__in=chunk).values_list("pk", "title", "description")
+        found = {pk: join_text(title, description) for pk, title, description in rows}
+        for pk in chunk:
+            if found.get(pk):
+                texts.append(found[pk])
+                labels.append(last[pk])
+    return texts, labels
+
+
+def reference() -> TriageModel | None:
+    """The version new examples are counted against: the active one, else the latest."""
+    rows = TriageModel.objects.defer("blob")
+    return rows.filter(active=True).first() or rows.order_by("-version").first()
+
+
+def new_examples(since: dt.datetime | None) -> int:
+    """Cases that got a staff triage after ``since`` (all labelled cases when None)."""
+    rows = labelled_events()
+    if since is not None:
+        rows = rows.filter(at__gt=since)
+    return rows.values("case_id").distinct().count()
+
+
+def retrain_due(now: dt.datetime | None = None) -> bool:
+    ref = reference()
+    now = now or timezone.now()
+    if ref is not None and now - ref.created_at < every():
+        return False
+    return new_examples(ref.created_at if ref is not None else None) >= min_new()
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class Trained:
+    row: TriageModel
+    activated: bool
+    message: str
+
+
+def category_descriptions() -> list[tuple[str, str]]:
+    """Each active category's name, keywords and description, labelled with its code (``taxonomy.category_docs``)."""
+    rows = Category.objects.filter(active=True).values_list("code", "name", "keywords", "description")
+    return taxonomy.category_docs(rows.order_by("code"))
+
+
+def train_from_history(*, activate: bool = False, user: Any = None) -> Trained:
+    """Train on ``training_rows`` and store the next version with its evaluation. With ``activate`` it becomes
+    the active version unless its macro-F1 is worse than the active version's by more than ``F1_TOLERANCE``."""
+    texts, labels = training_rows()
+    if not texts:
+        raise LinliError("历史中还没有人工分流过的诉求，无法训练")
+    current = services.active_model()
+    row = services.train_from_rows(
+        texts,
+        labels,
+        label_map={code: code for code in set(labels)},
+        source=SOURCE,
+        user=user,
+        extra=category_descriptions(),
+    )
+    new_f1 = float(row.metrics.get("macro_f1") or 0.0)
+    if not activate:
+        return Trained(row, False, f"v{row.version} stored (macro-F1 {new_f1:.4f}), not activated")
+    if current is not None:
+        old_f1 = float(current.metrics.get("macro_f1") or 0.0)
+        if new_f1 < old_f1 - F1_TOLERANCE:
+            return Trained(
+                row,
+                False,
+                f"v{row.version} stored, NOT activated: macro-F1 {new_f1:.4f} is worse than the active "
+                f"v{current.version}'s {old_f1:.4f} by more than {F1_TOLERANCE}",
+            )
+    services.activate(row.version)
+    row.refresh_from_db(fields=["active", "activated_at"])
+    return Trained(row, True, f"v{row.version} is active (macro-F1 {new_f1:.4f})")
+
+
+@contextmanager
+def _exclusive() -> Iterator[bool]:
+    """True for the one caller that may retrain now (False: another process is at it)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+            got = bool(cursor.fetchone()[0])
+        try:
+            yield got
+        finally:
+            if got:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        return
+    with transaction.atomic():
+        list(TriageModel.objects.select_for_update().order_by("-version").values_list("pk", flat=True)[:1])
+        yield True
+
+
+def retrain_now_if_due() -> Trained | None:
+    """Retrain from history (activating under the macro-F1 rule) if it is due; None when not due or busy."""
+    with _exclusive() as mine:
+        if not mine or not retrain_due():
+            return None
+        try:
+            done = train_from_history(activate=True)
+        except LinliError as exc:
+            logger.warning("scheduled triage retrain skipped: %s", exc)
+            return None
+    logger.info("scheduled triage retrain: %s", done.message)
+    return done
+
+
+def retrain_if_due() -> int:
+    """The monitor's sweep: queue the retrain task when it is due (the task checks again under its lock)."""
+    if not retrain_due():
+        return 0
+    from linli.triage.tasks import retrain_from_history
+
+    retrain_from_history.enqueue()
+    return 1
+
+
+# ------------------------------------------------------------------------------------------- auto-routed cases
+
+
+@dataclass(frozen=True)
+class AutoRoute:
+    """The classifier's triage of a case, as the console marks it."""
+
+    event_id: int
+    model: int | None
+    confidence: float | None
+    terms: list[str] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        return round((self.confidence or 0.0) * 100)
+
+
+def auto_routes(case_ids: list[int]) -> dict[int, AutoRoute]:
+    """Of ``case_ids``, the cases whose category the classifier set and no person changed since (last triage
+    automatic, not undone), with its mark: one query."""
+    if not case_ids:
+        return {}
+    last: dict[int, tuple[int, str, dict[str, Any]]] = {}
+    rows = (
+        CaseEvent.objects.filter(case_id__in=case_ids, kind__in=[Action.TRIAGE, Action.UNDO_AUTO_TRIAGE])
+        .order_by("case_id", "id")
+        .values_list("case_id", "id", "kind", "data")
+    )
+    for case_id, event_id, kind, data in rows:
+        last[case_id] = (event_id, kind, data or {})
+    found: dict[int, AutoRoute] = {}
+    for case_id, (event_id, kind, data) in last.items():
+        mark = data.get("auto") if kind == Action.TRIAGE else None
+        if mark:
+            found[case_id] = AutoRoute(
+                event_id=event_id,
+                model=mark.get("model"),
+                confidence=mark.get("confidence"),
+                terms=list(mark.get("terms") or []),
+            )
+    return found
