@@ -65,9 +65,11 @@ def train_from_rows(
     user: Any = None,
     activate_now: bool = False,
     extra: Sequence[tuple[str, str]] = (),
+    layout: dict[str, str] | None = None,
 ) -> TriageModel:
     """Evaluate by seeded stratified cross-validation, fit on all rows, store as the next version. ``extra``: label
-    descriptions (``linli.triage.taxonomy``) that train beside the rows and are never scored."""
+    descriptions (``linli.triage.taxonomy``) that train beside the rows and are never scored; ``layout``: the columns
+    of the file the rows came from, kept with the evaluation."""
     texts, labels = list(texts), [str(lab).strip() for lab in labels]
     if len(texts) != len(labels):
         raise LinliError("文本与类别的行数不一致")
@@ -81,6 +83,10 @@ def train_from_rows(
     if len(blob) > MAX_BLOB_BYTES:
         raise LinliError(f"模型过大（{len(blob) // 1024 // 1024} MB > 50 MB）")
     metrics["train_rows"] = len(texts)
+    if layout:
+        metrics["layout"] = (
+            layout  # the training file's columns: ``linli triage eval`` reads a file alike by default
+        )
     metrics["label_descriptions"] = sum(1 for _, lab in extra if lab in set(classifier.labels))
     metrics["blob_bytes"] = len(blob)
     mapping = default_label_map(classifier.labels)

@@ -159,13 +159,27 @@ def test_cli_train_and_eval(tmp_path, categories, capsys):
     assert result["confusion"] == [[1, 1, 0], [1, 1, 0], [0, 0, 2]]
     assert result["macro_f1"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
 
-    call_command(
-        "linli_triage", "eval", "--csv", str(test), "--text-cols", "标题,内容", "--label-col", "类别"
-    )
+    # A file of the training file's layout needs no column names: the version kept them.
+    call_command("linli_triage", "eval", "--csv", str(test))
     out = capsys.readouterr().out
     assert "accuracy  0.6667" in out and "confusion matrix" in out
+    assert TriageModel.objects.get(version=1).metrics["layout"] == {
+        "text_cols": "标题,内容",
+        "label_col": "类别",
+    }
     call_command("linli_triage", "list")
     assert "* v1" in capsys.readouterr().out
+
+
+def test_cli_eval_of_a_version_not_trained_from_a_file_needs_the_columns(tmp_path, categories):
+    from django.core.management import CommandError
+
+    texts, labels = corpus()
+    services.train_from_rows(texts, labels, activate_now=True)
+    path = tmp_path / "x.csv"
+    _write_csv(path, [("电梯故障停运", "电梯困人", "property_elevator")])
+    with pytest.raises(CommandError, match="--text-cols and --label-col"):
+        call_command("linli_triage", "eval", "--csv", str(path))
 
 
 def test_cli_reports_bad_columns(tmp_path, db):

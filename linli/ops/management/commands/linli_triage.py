@@ -68,12 +68,12 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         for name in ("train", "eval"):
             p = sub.add_parser(name)
-            required = name == "eval"  # train takes them, or --from-history
-            p.add_argument("--csv", required=required, help="UTF-8 CSV file with a header row")
+            p.add_argument("--csv", required=name == "eval", help="UTF-8 CSV file with a header row")
             p.add_argument(
-                "--text-cols", required=required, help="title column, then body columns, comma-separated"
+                "--text-cols",
+                help="title column, then body columns, comma-separated (eval: default the model's training file's)",
             )
-            p.add_argument("--label-col", required=required, help="the label column")
+            p.add_argument("--label-col", help="the label column (eval: default the model's training file's)")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
         train = sub.choices["train"]
         train.add_argument(
@@ -134,8 +134,15 @@ class Command(BaseCommand):
             cols = [c.strip() for c in (opts.get("taxonomy_cols") or "").split(",") if c.strip()]
             extra = taxonomy.read_csv(opts["taxonomy"], cols or None)
         source = Path(opts["csv"]).name + (f" + {Path(opts['taxonomy']).name}" if extra else "")
+        layout = {"text_cols": opts["text_cols"], "label_col": opts["label_col"]}
         row = services.train_from_rows(
-            texts, labels, label_map=mapping, source=source, activate_now=opts["activate"], extra=extra
+            texts,
+            labels,
+            label_map=mapping,
+            source=source,
+            activate_now=opts["activate"],
+            extra=extra,
+            layout=layout,
         )
         self._trained(row, opts)
 
@@ -163,7 +170,16 @@ class Command(BaseCommand):
             if active is None:
                 raise CommandError("no active model; train one with --activate or pass --version")
             version = active.version
-        texts, labels = read_rows(opts["csv"], opts["text_cols"], opts["label_col"])
+        layout = (
+            TriageModel.objects.filter(version=version).values_list("metrics", flat=True).first() or {}
+        ).get("layout", {})
+        text_cols = opts.get("text_cols") or layout.get("text_cols")
+        label_col = opts.get("label_col") or layout.get("label_col")
+        if not text_cols or not label_col:
+            raise CommandError(
+                f"v{version} was not trained from a file: give --text-cols and --label-col for {opts['csv']}"
+            )
+        texts, labels = read_rows(opts["csv"], text_cols, label_col)
         classifier = services.load(version)
         result = scores(labels, classifier.predict(texts), sorted(set(labels) | set(classifier.labels)))
         if opts["json"]:
