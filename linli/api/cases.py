@@ -17,6 +17,7 @@ from django.utils import timezone
 from ninja import Field, Header, Router, Schema, Status
 
 from linli.accounts.models import User
+from linli.api.schemas import StateErrorOut
 from linli.cases import deadlines, selectors, services
 from linli.cases.choices import Channel
 from linli.cases.choices import Status as CaseStatus
@@ -33,15 +34,6 @@ OUT_OF_SCOPE = "诉求不存在或不在您的管辖范围内"
 
 
 # ------------------------------------------------------------------------------------------------- schemas
-
-
-class CaseErrorOut(Schema):
-    detail: str
-    field: str | None = Field(default=None, description="the input the error is about, when there is one")
-    current_status: str | None = Field(
-        default=None, description="the case's status now (conflicts, refused moves)"
-    )
-    current_version: int | None = Field(default=None, description="the case's version now (conflicts)")
 
 
 class AttributeOut(Schema):
@@ -360,11 +352,11 @@ def _field_of(exc: Exception | str) -> str | None:
     return next((name for word, name in _FIELD_WORDS if word in message), None)
 
 
-def _bad(exc: Exception | str, field: str | None = None) -> Status[CaseErrorOut]:
-    return Status(400, CaseErrorOut(detail=str(exc), field=field or _field_of(exc)))
+def _bad(exc: Exception | str, field: str | None = None) -> Status[StateErrorOut]:
+    return Status(400, StateErrorOut(detail=str(exc), field=field or _field_of(exc)))
 
 
-def _refused(exc: LinliError) -> Status[CaseErrorOut]:
+def _refused(exc: LinliError) -> Status[StateErrorOut]:
     """A service's refusal as the HTTP answer: 404 out of scope, 403 not theirs, 409 changed meanwhile (or a
     duplicate), 422 not from this status, 400 bad input; ``field`` names the input where one is to blame."""
     code = 400
@@ -376,11 +368,11 @@ def _refused(exc: LinliError) -> Status[CaseErrorOut]:
         code = 409
     elif isinstance(exc, services.TransitionNotAllowed):
         code = 422
-    return Status(code, CaseErrorOut(detail=str(exc), field=_field_of(exc) if code in (400, 409) else None))
+    return Status(code, StateErrorOut(detail=str(exc), field=_field_of(exc) if code in (400, 409) else None))
 
 
-def _not_found(detail: str = OUT_OF_SCOPE) -> Status[CaseErrorOut]:
-    return Status(404, CaseErrorOut(detail=detail))
+def _not_found(detail: str = OUT_OF_SCOPE) -> Status[StateErrorOut]:
+    return Status(404, StateErrorOut(detail=detail))
 
 
 def _parse_statuses(raw: str) -> tuple[str, ...]:
@@ -406,7 +398,7 @@ def categories(request: HttpRequest) -> list[CategoryOut]:
 
 @router.get(
     "/cases",
-    response={200: CasePage, 400: CaseErrorOut},
+    response={200: CasePage, 400: StateErrorOut},
     summary="Cases in the caller's scope, newest first (keyset pages)",
 )
 def case_list(
@@ -419,7 +411,7 @@ def case_list(
     q: str = "",  # a case number, or words of the title
     after: int | None = None,
     limit: int = 50,
-) -> CasePage | Status[CaseErrorOut]:
+) -> CasePage | Status[StateErrorOut]:
     try:
         statuses = _parse_statuses(status)
     except LinliError as exc:
@@ -438,9 +430,9 @@ def case_list(
 
 
 @router.get(
-    "/cases/{pk}", response={200: CaseDetailOut, 404: CaseErrorOut}, summary="One case with its timeline"
+    "/cases/{pk}", response={200: CaseDetailOut, 404: StateErrorOut}, summary="One case with its timeline"
 )
-def case_detail(request: HttpRequest, pk: int) -> CaseDetailOut | Status[CaseErrorOut]:
+def case_detail(request: HttpRequest, pk: int) -> CaseDetailOut | Status[StateErrorOut]:
     out = _detail(request, pk)
     return out if out is not None else _not_found()
 
@@ -470,9 +462,9 @@ def _place(body: CaseIn, grid: Grid) -> dict[str, Any]:
     response={
         200: CaseDetailOut,
         201: CaseDetailOut,
-        400: CaseErrorOut,
-        404: CaseErrorOut,
-        409: CaseErrorOut,
+        400: StateErrorOut,
+        404: StateErrorOut,
+        409: StateErrorOut,
     },
     summary="Report a case (idempotent with an Idempotency-Key header)",
 )
@@ -484,14 +476,14 @@ def case_create(
         alias="Idempotency-Key",
         description="a retry with the same key and body returns the first case (200); another body gets 409",
     ),
-) -> CaseDetailOut | Status[CaseDetailOut] | Status[CaseErrorOut]:
+) -> CaseDetailOut | Status[CaseDetailOut] | Status[StateErrorOut]:
     category = Category.objects.filter(pk=body.category_id).first()
     if category is None:
         return _bad(f"分类 {body.category_id} 不存在", "category_id")
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     grid = scope.apply(Grid.objects.filter(pk=body.grid_id)).first()
     if grid is None:
-        return Status(404, CaseErrorOut(detail="网格不存在或不在您的管辖范围内", field="grid_id"))
+        return Status(404, StateErrorOut(detail="网格不存在或不在您的管辖范围内", field="grid_id"))
     if body.channel not in Channel.values:
         return _bad(f"未知的来源渠道：{body.channel}", "channel")
     key = (idempotency_key or "").strip()
@@ -521,9 +513,9 @@ def case_create(
     except _FieldError as exc:
         return _bad(exc, exc.field)
     except ConflictError as exc:
-        return Status(409, CaseErrorOut(detail=str(exc), field="Idempotency-Key"))
+        return Status(409, StateErrorOut(detail=str(exc), field="Idempotency-Key"))
     except NotFound as exc:
-        return Status(404, CaseErrorOut(detail=str(exc), field=_field_of(exc)))
+        return Status(404, StateErrorOut(detail=str(exc), field=_field_of(exc)))
     except LinliError as exc:
         return _bad(exc)
     if getattr(case, "_created", False):
@@ -571,26 +563,26 @@ def _transition_data(body: TransitionIn, request: HttpRequest) -> dict[str, Any]
     return data
 
 
-def _current(pk: int, detail: str, code: int) -> Status[CaseErrorOut]:
+def _current(pk: int, detail: str, code: int) -> Status[StateErrorOut]:
     status, version = Case.objects.filter(pk=pk).values_list("status", "version").get()
-    return Status(code, CaseErrorOut(detail=detail, current_status=status, current_version=version))
+    return Status(code, StateErrorOut(detail=detail, current_status=status, current_version=version))
 
 
 @router.post(
     "/cases/{pk}/transitions",
     response={
         200: CaseDetailOut,
-        400: CaseErrorOut,
-        403: CaseErrorOut,
-        404: CaseErrorOut,
-        409: CaseErrorOut,
-        422: CaseErrorOut,
+        400: StateErrorOut,
+        403: StateErrorOut,
+        404: StateErrorOut,
+        409: StateErrorOut,
+        422: StateErrorOut,
     },
     summary="Move a case through its state machine (optimistic: send the version you read)",
 )
 def case_transition(
     request: HttpRequest, pk: int, body: TransitionIn
-) -> CaseDetailOut | Status[CaseErrorOut]:
+) -> CaseDetailOut | Status[StateErrorOut]:
     case = selectors.case_get_for(access.scope_for(request.user, Cap.CASE_VIEW), pk)
     if case is None:
         return _not_found()
@@ -610,7 +602,7 @@ def case_transition(
     except NotFound as exc:
         return _not_found(str(exc))
     except PermissionDenied as exc:
-        return Status(403, CaseErrorOut(detail=str(exc)))
+        return Status(403, StateErrorOut(detail=str(exc)))
     except ConflictError as exc:
         return _current(pk, str(exc), 409)
     except services.TransitionNotAllowed as exc:
@@ -623,10 +615,10 @@ def case_transition(
 
 @router.post(
     "/cases/{pk}/notes",
-    response={201: CaseEventOut, 400: CaseErrorOut, 404: CaseErrorOut},
+    response={201: CaseEventOut, 400: StateErrorOut, 404: StateErrorOut},
     summary="Add a note to a case's timeline",
 )
-def case_note(request: HttpRequest, pk: int, body: NoteIn) -> Status[CaseEventOut] | Status[CaseErrorOut]:
+def case_note(request: HttpRequest, pk: int, body: NoteIn) -> Status[CaseEventOut] | Status[StateErrorOut]:
     case = selectors.case_get_for(access.scope_for(request.user, Cap.CASE_VIEW), pk)
     if case is None:
         return _not_found()

@@ -19,7 +19,6 @@ from ninja import File, Form, Router, Status, UploadedFile
 
 from linli.api.cases import (
     CaseDetailOut,
-    CaseErrorOut,
     _bad,
     _current,
     _detail,
@@ -34,6 +33,7 @@ from linli.api.schemas import (
     ExtensionOut,
     FeedbackIn,
     FeedbackOut,
+    StateErrorOut,
     SupportOut,
     WhistleFinishIn,
     WhistleIn,
@@ -61,7 +61,7 @@ from linli.org.models import Department
 router = Router()  # nested into linli.api.cases.router, whose "cases" tag it takes
 
 
-_ERRORS = {400: CaseErrorOut, 403: CaseErrorOut, 404: CaseErrorOut, 409: CaseErrorOut, 422: CaseErrorOut}
+_ERRORS = {400: StateErrorOut, 403: StateErrorOut, 404: StateErrorOut, 409: StateErrorOut, 422: StateErrorOut}
 
 
 def _visible_case(request: HttpRequest, pk: int) -> Case | None:
@@ -143,10 +143,10 @@ def _feedback_out(f: Feedback) -> FeedbackOut:
 
 @router.get(
     "/cases/{pk}/attachments",
-    response={200: list[AttachmentOut], 404: CaseErrorOut},
+    response={200: list[AttachmentOut], 404: StateErrorOut},
     summary="A case's photos (metadata; download each through its url)",
 )
-def attachment_list(request: HttpRequest, pk: int) -> list[AttachmentOut] | Status[CaseErrorOut]:
+def attachment_list(request: HttpRequest, pk: int) -> list[AttachmentOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -155,7 +155,7 @@ def attachment_list(request: HttpRequest, pk: int) -> list[AttachmentOut] | Stat
 
 @router.get(
     "/cases/{pk}/attachments/{aid}",
-    response={200: None, 404: CaseErrorOut},
+    response={200: None, 404: StateErrorOut},
     summary="Download one photo of a case (scoped: only for users who see the case)",
     openapi_extra={
         "responses": {
@@ -166,7 +166,7 @@ def attachment_list(request: HttpRequest, pk: int) -> list[AttachmentOut] | Stat
         }
     },
 )
-def attachment_download(request: HttpRequest, pk: int, aid: int) -> HttpResponseBase | Status[CaseErrorOut]:
+def attachment_download(request: HttpRequest, pk: int, aid: int) -> HttpResponseBase | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     row = Attachment.objects.filter(pk=aid, case_id=pk).first() if case is not None else None
     if row is None:
@@ -190,7 +190,7 @@ def photo_upload(
     photos: File[list[UploadedFile]],
     purpose: Form[str] = "progress",
     note: Form[str] = "",
-) -> Status[list[AttachmentOut]] | Status[CaseErrorOut]:
+) -> Status[list[AttachmentOut]] | Status[StateErrorOut]:
     """``purpose``: ``report`` (more of the reporter's photos; anyone who sees the case), ``progress`` or
     ``result`` (the handler's; needs cases.handle). 201 with the stored photos, 200 with none when every photo
     was there already (a retried upload)."""
@@ -208,10 +208,10 @@ def photo_upload(
 
 @router.get(
     "/cases/{pk}/whistles",
-    response={200: list[WhistleOut], 404: CaseErrorOut},
+    response={200: list[WhistleOut], 404: StateErrorOut},
     summary="The departments whistled to a case (吹哨), each part with its status and clock",
 )
-def whistle_list(request: HttpRequest, pk: int) -> list[WhistleOut] | Status[CaseErrorOut]:
+def whistle_list(request: HttpRequest, pk: int) -> list[WhistleOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -225,7 +225,7 @@ def whistle_list(request: HttpRequest, pk: int) -> list[WhistleOut] | Status[Cas
 )
 def whistle_create(
     request: HttpRequest, pk: int, body: WhistleIn
-) -> Status[list[WhistleOut]] | Status[CaseErrorOut]:
+) -> Status[list[WhistleOut]] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -262,7 +262,7 @@ def _visible_whistle(request: HttpRequest, wid: int) -> Whistle | None:
 
 def _whistle_action(
     request: HttpRequest, wid: int, act: Callable[[Whistle], Whistle]
-) -> WhistleOut | Status[CaseErrorOut]:
+) -> WhistleOut | Status[StateErrorOut]:
     row = _visible_whistle(request, wid)
     if row is None:
         return _not_found("吹哨记录不存在或不在您的管辖范围内")
@@ -280,7 +280,7 @@ def _whistle_action(
 )
 def whistle_report(
     request: HttpRequest, wid: int, body: WhistleVersionIn
-) -> WhistleOut | Status[CaseErrorOut]:
+) -> WhistleOut | Status[StateErrorOut]:
     return _whistle_action(
         request,
         wid,
@@ -295,7 +295,7 @@ def whistle_report(
 )
 def whistle_finish(
     request: HttpRequest, wid: int, body: WhistleFinishIn
-) -> WhistleOut | Status[CaseErrorOut]:
+) -> WhistleOut | Status[StateErrorOut]:
     return _whistle_action(
         request,
         wid,
@@ -312,7 +312,7 @@ def whistle_finish(
 )
 def whistle_withdraw(
     request: HttpRequest, wid: int, body: WhistleWithdrawIn
-) -> WhistleOut | Status[CaseErrorOut]:
+) -> WhistleOut | Status[StateErrorOut]:
     return _whistle_action(
         request,
         wid,
@@ -324,10 +324,10 @@ def whistle_withdraw(
 
 @router.get(
     "/cases/{pk}/extensions",
-    response={200: list[ExtensionOut], 404: CaseErrorOut},
+    response={200: list[ExtensionOut], 404: StateErrorOut},
     summary="A case's extension requests (延期) and their decisions",
 )
-def extension_list(request: HttpRequest, pk: int) -> list[ExtensionOut] | Status[CaseErrorOut]:
+def extension_list(request: HttpRequest, pk: int) -> list[ExtensionOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -341,7 +341,7 @@ def extension_list(request: HttpRequest, pk: int) -> list[ExtensionOut] | Status
 )
 def extension_request(
     request: HttpRequest, pk: int, body: ExtensionIn
-) -> Status[ExtensionOut] | Status[CaseErrorOut]:
+) -> Status[ExtensionOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -366,7 +366,7 @@ def extension_request(
 )
 def extension_decide(
     request: HttpRequest, eid: int, body: ExtensionDecisionIn
-) -> ExtensionOut | Status[CaseErrorOut]:
+) -> ExtensionOut | Status[StateErrorOut]:
     row = Extension.objects.filter(pk=eid).first()
     case = _visible_case(request, row.case_id) if row is not None else None
     if row is None or case is None:
@@ -386,7 +386,7 @@ def extension_decide(
     response={200: SupportOut, 201: SupportOut, **_ERRORS},
     summary="“我也遇到了” (+1) by the signed-in user: 201 when new, 200 when supported already",
 )
-def supporter_add(request: HttpRequest, pk: int) -> Status[SupportOut] | Status[CaseErrorOut]:
+def supporter_add(request: HttpRequest, pk: int) -> Status[SupportOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -405,7 +405,7 @@ def supporter_add(request: HttpRequest, pk: int) -> Status[SupportOut] | Status[
 )
 def case_auto_assign(
     request: HttpRequest, pk: int, body: AutoAssignIn
-) -> CaseDetailOut | Status[CaseErrorOut]:
+) -> CaseDetailOut | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -425,10 +425,10 @@ def case_auto_assign(
 
 @router.get(
     "/cases/{pk}/feedback",
-    response={200: list[FeedbackOut], 404: CaseErrorOut},
+    response={200: list[FeedbackOut], 404: StateErrorOut},
     summary="The callback answers of the reporters of cases merged into this one",
 )
-def feedback_list(request: HttpRequest, pk: int) -> list[FeedbackOut] | Status[CaseErrorOut]:
+def feedback_list(request: HttpRequest, pk: int) -> list[FeedbackOut] | Status[StateErrorOut]:
     case = _visible_case(request, pk)
     if case is None:
         return _not_found()
@@ -442,7 +442,7 @@ def feedback_list(request: HttpRequest, pk: int) -> list[FeedbackOut] | Status[C
 )
 def feedback_record(
     request: HttpRequest, pk: int, body: FeedbackIn
-) -> Status[FeedbackOut] | Status[CaseErrorOut]:
+) -> Status[FeedbackOut] | Status[StateErrorOut]:
     """The answer is about the case this one was merged into; "unsatisfied" reopens it (counted as rework)."""
     case = _visible_case(request, pk)
     if case is None:

@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from linli.api.schemas import StateErrorOut
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.org import access
 from linli.org.access import Cap
@@ -23,15 +24,6 @@ from linli.triage.models import EmergingIssue, EmergingIssueEvent
 router = Router(tags=["hotspots"])
 MAX_LIMIT = issues.MAX_PAGE
 OUT_OF_SCOPE = "苗头问题不存在或不在您的管辖范围内"
-
-
-class HotspotErrorOut(Schema):
-    detail: str
-    field: str | None = Field(default=None, description="the input the error is about, when there is one")
-    current_status: str | None = Field(
-        default=None, description="the issue's status now (conflicts, refusals)"
-    )
-    current_version: int | None = Field(default=None, description="the issue's version now (conflicts)")
 
 
 class HotspotOut(Schema):
@@ -175,7 +167,7 @@ def _scope(request: HttpRequest) -> Any:
 
 @router.get(
     "/hotspots",
-    response={200: HotspotPage, 400: HotspotErrorOut},
+    response={200: HotspotPage, 400: StateErrorOut},
     summary="Emerging issues (未诉先办) in the caller's scope, newest first (keyset pages)",
 )
 def hotspot_list(
@@ -183,12 +175,12 @@ def hotspot_list(
     status: str = "",  # open, acknowledged, handled, dismissed, or "active" (open or acknowledged); empty: all
     after: int | None = None,
     limit: int = 50,
-) -> HotspotPage | Status[HotspotErrorOut]:
+) -> HotspotPage | Status[StateErrorOut]:
     limit = max(1, min(limit, MAX_LIMIT))
     try:
         items = issues.issue_list_for(_scope(request), status=status, after_id=after, limit=limit)
     except LinliError as exc:
-        return Status(400, HotspotErrorOut(detail=str(exc), field="status"))
+        return Status(400, StateErrorOut(detail=str(exc), field="status"))
     return HotspotPage(
         items=[HotspotOut(**_fields(i)) for i in items],
         next_after=items[-1].pk if len(items) == limit else None,
@@ -197,13 +189,13 @@ def hotspot_list(
 
 @router.get(
     "/hotspots/{pk}",
-    response={200: HotspotDetailOut, 404: HotspotErrorOut},
+    response={200: HotspotDetailOut, 404: StateErrorOut},
     summary="One emerging issue with its appeals and timeline",
 )
-def hotspot_detail(request: HttpRequest, pk: int) -> HotspotDetailOut | Status[HotspotErrorOut]:
+def hotspot_detail(request: HttpRequest, pk: int) -> HotspotDetailOut | Status[StateErrorOut]:
     issue = issues.issue_get_for(_scope(request), pk)
     if issue is None:
-        return Status(404, HotspotErrorOut(detail=OUT_OF_SCOPE))
+        return Status(404, StateErrorOut(detail=OUT_OF_SCOPE))
     return _detail(request, issue)
 
 
@@ -211,22 +203,22 @@ def hotspot_detail(request: HttpRequest, pk: int) -> HotspotDetailOut | Status[H
     "/hotspots/{pk}/{action}",
     response={
         200: HotspotDetailOut,
-        400: HotspotErrorOut,
-        403: HotspotErrorOut,
-        404: HotspotErrorOut,
-        409: HotspotErrorOut,
-        422: HotspotErrorOut,
+        400: StateErrorOut,
+        403: StateErrorOut,
+        404: StateErrorOut,
+        409: StateErrorOut,
+        422: StateErrorOut,
     },
     summary="A staff decision on an emerging issue: acknowledge, handle (with a note) or dismiss (with a reason)",
 )
 def hotspot_decide(
     request: HttpRequest, pk: int, action: str, body: DecisionIn
-) -> HotspotDetailOut | Status[HotspotErrorOut]:
+) -> HotspotDetailOut | Status[StateErrorOut]:
     issue = issues.issue_get_for(_scope(request), pk)
     if issue is None:
-        return Status(404, HotspotErrorOut(detail=OUT_OF_SCOPE))
+        return Status(404, StateErrorOut(detail=OUT_OF_SCOPE))
     if action not in issues.DECISIONS:
-        return Status(404, HotspotErrorOut(detail=f"未知的操作：{action}", field="action"))
+        return Status(404, StateErrorOut(detail=f"未知的操作：{action}", field="action"))
     try:
         issue = issues.decide(
             issue=issue,
@@ -237,16 +229,16 @@ def hotspot_decide(
             source="api",
         )
     except NotFound:
-        return Status(404, HotspotErrorOut(detail=OUT_OF_SCOPE))
+        return Status(404, StateErrorOut(detail=OUT_OF_SCOPE))
     except PermissionDenied as exc:
-        return Status(403, HotspotErrorOut(detail=str(exc)))
+        return Status(403, StateErrorOut(detail=str(exc)))
     except (ConflictError, issues.ActionNotAllowed) as exc:
         code = 409 if isinstance(exc, ConflictError) else 422
         return Status(
             code,
-            HotspotErrorOut(detail=str(exc), current_status=issue.status, current_version=issue.version),
+            StateErrorOut(detail=str(exc), current_status=issue.status, current_version=issue.version),
         )
     except LinliError as exc:
-        return Status(400, HotspotErrorOut(detail=str(exc), field=exc.field))
+        return Status(400, StateErrorOut(detail=str(exc), field=exc.field))
     issue = issues.issue_get_for(_scope(request), pk) or issue  # with its related rows
     return _detail(request, issue)

@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from linli.api.schemas import FieldErrorOut
 from linli.cases.models import Category
 from linli.core.errors import LinliError
 from linli.metrics import selectors
@@ -31,11 +32,6 @@ from linli.org.access import Cap
 from linli.registry.models import Grid
 
 router = Router(tags=["metrics"])
-
-
-class MetricsErrorOut(Schema):
-    detail: str
-    field: str | None = Field(default=None, description="the query parameter the error is about")
 
 
 class MetricsRatioOut(Schema):
@@ -150,22 +146,22 @@ def _row(row: Row) -> MetricsRowOut:
     )
 
 
-def _bad(message: str, field: str) -> Status[MetricsErrorOut]:
-    return Status(400, MetricsErrorOut(detail=message, field=field))
+def _bad(message: str, field: str) -> Status[FieldErrorOut]:
+    return Status(400, FieldErrorOut(detail=message, field=field))
 
 
 @router.get(
     "/metrics/rates",
-    response={200: MetricsRatesOut, 400: MetricsErrorOut, 403: MetricsErrorOut},
+    response={200: MetricsRatesOut, 400: FieldErrorOut, 403: FieldErrorOut},
     summary="The 三率 (response, on-time resolution, resolution, satisfaction), rework and median handling time "
     "per group, from the rollup",
 )
 def metrics_rates(
     request: HttpRequest, q: Query[MetricsRatesQuery]
-) -> MetricsRatesOut | Status[MetricsErrorOut]:
+) -> MetricsRatesOut | Status[FieldErrorOut]:
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     if scope.empty:
-        return Status(403, MetricsErrorOut(detail="您没有查看诉求统计的权限（需要诉求查看岗位）"))
+        return Status(403, FieldErrorOut(detail="您没有查看诉求统计的权限（需要诉求查看岗位）"))
     if q.group_by not in selectors.GROUP_BY:
         return _bad(f"未知的统计维度：{q.group_by}（可选 {'、'.join(selectors.GROUP_BY)}）", "group_by")
     default = selectors.period_preset("this_month")

@@ -9,6 +9,21 @@ class ErrorOut(Schema):
     detail: str
 
 
+class FieldErrorOut(ErrorOut):
+    """An error about one input: ``field`` names the body field or query parameter, when there is one."""
+
+    field: str | None = Field(default=None, description="the input the error is about, when there is one")
+
+
+class StateErrorOut(FieldErrorOut):
+    """An error of a versioned record's action: conflicts and refused moves say where the record stands now."""
+
+    current_status: str | None = Field(
+        default=None, description="the record's status now (conflicts, refusals)"
+    )
+    current_version: int | None = Field(default=None, description="the record's version now (conflicts)")
+
+
 class RegionOut(Schema):
     id: int
     code: str

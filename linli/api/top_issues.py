@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
+from linli.api.schemas import FieldErrorOut
 from linli.core.errors import LinliError
 from linli.metrics import selectors as metric_selectors
 from linli.org import access
@@ -21,11 +22,6 @@ from linli.triage import top_issues
 from linli.triage.top_issues import Issue
 
 router = Router(tags=["top-issues"])
-
-
-class TopIssuesErrorOut(Schema):
-    detail: str
-    field: str | None = Field(default=None, description="the query parameter the error is about")
 
 
 class TopIssueCaseOut(Schema):
@@ -89,16 +85,14 @@ def _issue(issue: Issue) -> TopIssueOut:
 
 @router.get(
     "/top-issues",
-    response={200: TopIssuesOut, 400: TopIssuesErrorOut, 403: TopIssuesErrorOut},
+    response={200: TopIssuesOut, 400: FieldErrorOut, 403: FieldErrorOut},
     summary="每月一题: a month's appeals in a street or community clustered into issues, ranked by appeals, "
     "households affected and likes",
 )
-def top_issues_list(
-    request: HttpRequest, q: Query[TopIssuesQuery]
-) -> TopIssuesOut | Status[TopIssuesErrorOut]:
+def top_issues_list(request: HttpRequest, q: Query[TopIssuesQuery]) -> TopIssuesOut | Status[FieldErrorOut]:
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     if scope.empty:
-        return Status(403, TopIssuesErrorOut(detail="您没有查看诉求的权限（需要诉求查看岗位）"))
+        return Status(403, FieldErrorOut(detail="您没有查看诉求的权限（需要诉求查看岗位）"))
     region = None
     try:
         month = top_issues.parse_month(q.month, timezone.localdate())
@@ -108,7 +102,7 @@ def top_issues_list(
                 raise LinliError(f"街道或社区 {q.region} 不存在或不在您的管辖范围内", field="region")
         report = top_issues.top_issues(scope, month, region, limit=q.limit)
     except LinliError as exc:
-        return Status(400, TopIssuesErrorOut(detail=str(exc), field=exc.field))
+        return Status(400, FieldErrorOut(detail=str(exc), field=exc.field))
     return TopIssuesOut(
         month=month.label,
         region=region.code if region else None,

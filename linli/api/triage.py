@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from linli.api.schemas import FieldErrorOut
 from linli.cases import selectors
 from linli.core.errors import LinliError, PermissionDenied
 from linli.org import access
@@ -24,11 +25,6 @@ from linli.triage.models import TriageModel
 from linli.triage.suggest import suggestion_for
 
 router = Router(tags=["triage"])
-
-
-class TriageErrorOut(Schema):
-    detail: str
-    field: str | None = Field(default=None, description="the input the error is about, when there is one")
 
 
 class SuggestIn(Schema):
@@ -95,21 +91,21 @@ def _model_out(row: TriageModel) -> ModelOut:
     )
 
 
-_ERRORS = {400: TriageErrorOut, 403: TriageErrorOut, 404: TriageErrorOut}
+_ERRORS = {400: FieldErrorOut, 403: FieldErrorOut, 404: FieldErrorOut}
 
 
 @router.post("/triage/suggest", response={200: SuggestOut, **_ERRORS}, summary="The classifier's suggestion")
-def suggest(request: HttpRequest, body: SuggestIn) -> SuggestOut | Status[TriageErrorOut]:
+def suggest(request: HttpRequest, body: SuggestIn) -> SuggestOut | Status[FieldErrorOut]:
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     if scope.empty:
-        return Status(403, TriageErrorOut(detail="您没有诉求办理权限"))
+        return Status(403, FieldErrorOut(detail="您没有诉求办理权限"))
     grid = None
     if body.grid_id is not None:
         grid = scope.apply(Grid.objects.filter(pk=body.grid_id)).first()
         if grid is None:
-            return Status(404, TriageErrorOut(detail="网格不存在或不在您的管辖范围内", field="grid_id"))
+            return Status(404, FieldErrorOut(detail="网格不存在或不在您的管辖范围内", field="grid_id"))
     if not (body.title.strip() or body.description.strip()):
-        return Status(400, TriageErrorOut(detail="请填写诉求标题或内容", field="description"))
+        return Status(400, FieldErrorOut(detail="请填写诉求标题或内容", field="description"))
     found = suggestion_for(body.title, body.description, grid)
     if found is None:
         return SuggestOut(
@@ -143,23 +139,23 @@ def suggest(request: HttpRequest, body: SuggestIn) -> SuggestOut | Status[Triage
 
 @router.get(
     "/triage/models",
-    response={200: list[ModelOut], 403: TriageErrorOut},
+    response={200: list[ModelOut], 403: FieldErrorOut},
     summary="Classifier versions with their evaluation, newest first",
 )
-def models_list(request: HttpRequest) -> list[ModelOut] | Status[TriageErrorOut]:
+def models_list(request: HttpRequest) -> list[ModelOut] | Status[FieldErrorOut]:
     if not (access.can(request.user, Cap.CASE_TRIAGE) or services.can_manage(request.user)):
-        return Status(403, TriageErrorOut(detail="您没有分流权限"))
+        return Status(403, FieldErrorOut(detail="您没有分流权限"))
     return [_model_out(row) for row in TriageModel.objects.defer("blob").order_by("-version")]
 
 
-def _manage(request: HttpRequest, act: Any) -> ModelOut | Status[TriageErrorOut]:
+def _manage(request: HttpRequest, act: Any) -> ModelOut | Status[FieldErrorOut]:
     try:
         services.require_manager(request.user)
         row = act()
     except PermissionDenied as exc:
-        return Status(403, TriageErrorOut(detail=str(exc)))
+        return Status(403, FieldErrorOut(detail=str(exc)))
     except LinliError as exc:
-        return Status(400, TriageErrorOut(detail=str(exc)))
+        return Status(400, FieldErrorOut(detail=str(exc)))
     fresh = TriageModel.objects.defer("blob").get(pk=row.pk)
     return _model_out(fresh)
 
@@ -169,7 +165,7 @@ def _manage(request: HttpRequest, act: Any) -> ModelOut | Status[TriageErrorOut]
     response={200: ModelOut, **_ERRORS},
     summary="Re-activate the version that was active before the current one",
 )
-def models_rollback(request: HttpRequest) -> ModelOut | Status[TriageErrorOut]:
+def models_rollback(request: HttpRequest) -> ModelOut | Status[FieldErrorOut]:
     return _manage(request, services.rollback)
 
 
@@ -178,22 +174,22 @@ def models_rollback(request: HttpRequest) -> ModelOut | Status[TriageErrorOut]:
     response={200: ModelOut, **_ERRORS},
     summary="Make a version the active one (new appeals are classified by it within 30 s)",
 )
-def models_activate(request: HttpRequest, version: int) -> ModelOut | Status[TriageErrorOut]:
+def models_activate(request: HttpRequest, version: int) -> ModelOut | Status[FieldErrorOut]:
     if services.can_manage(request.user) and not TriageModel.objects.filter(version=version).exists():
-        return Status(404, TriageErrorOut(detail=f"没有版本 v{version}"))
+        return Status(404, FieldErrorOut(detail=f"没有版本 v{version}"))
     return _manage(request, lambda: services.activate(version))
 
 
 @router.get(
     "/cases/{pk}/duplicates",
-    response={200: list[DuplicateOut], 404: TriageErrorOut},
+    response={200: list[DuplicateOut], 404: FieldErrorOut},
     summary="Possible duplicates of a case among the open cases the caller sees",
 )
-def case_duplicates(request: HttpRequest, pk: int) -> list[DuplicateOut] | Status[TriageErrorOut]:
+def case_duplicates(request: HttpRequest, pk: int) -> list[DuplicateOut] | Status[FieldErrorOut]:
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     case = selectors.case_get_for(scope, pk)
     if case is None:
-        return Status(404, TriageErrorOut(detail="诉求不存在或不在您的管辖范围内"))
+        return Status(404, FieldErrorOut(detail="诉求不存在或不在您的管辖范围内"))
     return [
         DuplicateOut(
             case_id=m.case.pk,
