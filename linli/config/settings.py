@@ -213,6 +213,7 @@ LINLI_TRIAGE_AUTO_ROUTE = env_bool("LINLI_TRIAGE_AUTO_ROUTE", True)
 # Scheduled retrain from staff triage: once this many newly labelled cases exist and this many hours have passed.
 LINLI_TRIAGE_RETRAIN_MIN_NEW = env_int("LINLI_TRIAGE_RETRAIN_MIN_NEW", 50)
 LINLI_TRIAGE_RETRAIN_EVERY_HOURS = env_float("LINLI_TRIAGE_RETRAIN_EVERY_HOURS", 24.0)
+LINLI_TRIAGE_TRAIN_MAX_ROWS = env_int("LINLI_TRIAGE_TRAIN_MAX_ROWS", 200_000)
 # Duplicate detection: open appeals reported within this many days (either side), in the same building or grid or
 # within this radius, scoring at least the minimum, are offered as possible duplicates.
 LINLI_DUPLICATE_WINDOW_DAYS = env_int("LINLI_DUPLICATE_WINDOW_DAYS", 14)

@@ -81,6 +81,21 @@ def test_training_rows_take_the_last_staff_triage(world, categories, settings):
     assert untouched.pk and confirmed.pk  # untouched (never triaged by staff) and merged cases give no row
 
 
+def test_training_rows_keep_the_newest_labelled_cases(world, categories, settings):
+    for text, label in (
+        ("楼上装修，电钻太吵", "noise"),
+        ("垃圾没清运，臭", "garbage"),
+        ("夜里施工，吵得睡不着", "noise"),
+    ):
+        staff_triage(world, reported(world, categories, text), categories[label])
+    assert history.training_rows(limit=2) == (
+        ["垃圾没清运\n臭", "夜里施工\n吵得睡不着"],
+        ["garbage", "noise"],
+    )
+    settings.LINLI_TRIAGE_TRAIN_MAX_ROWS = 1
+    assert history.training_rows() == (["夜里施工\n吵得睡不着"], ["noise"])
+
+
 def test_train_from_history_and_the_activation_rule(world, categories):
     label_history(world, categories)
     first = history.train_from_history(activate=True)
