@@ -4,11 +4,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
-    """A staff or resident login. Posts (``org.Post``) decide what the user may see."""
+    """A staff or resident login. Posts (``org.Post``) decide what the user may see.
+
+    Failed logins are counted by django-axes per client address and per address+username (see
+    ``linli.accounts.throttle``), never per account alone: nobody can lock a known account from elsewhere.
+    """
 
     display_name = models.CharField(_("姓名"), max_length=64, blank=True)
-    failed_logins = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    # Set when an administrator gives the account a temporary password: every page leads to the password change
+    # page until the user has chosen their own (``linli.accounts.middleware.LoginStepsMiddleware``).
+    must_change_password = models.BooleanField(_("下次登录须修改密码"), default=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username

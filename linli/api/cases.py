@@ -15,13 +15,17 @@ from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Header, Router, Schema, Status
+from ninja.errors import ValidationError
+from pydantic import field_validator, model_validator
 
 from linli.accounts.models import User
 from linli.api.schemas import StateErrorOut
 from linli.cases import deadlines, selectors, services
+from linli.cases.attributes import CHOICES_MAX, InvalidAttribute, clean_attributes
 from linli.cases.choices import Channel
 from linli.cases.choices import Status as CaseStatus
-from linli.cases.models import Case, CaseEvent, Category, CategoryAttribute
+from linli.cases.intake import NOTE_MAX, TITLE_MAX, clean_phone
+from linli.cases.models import DESCRIPTION_MAX, Case, CaseEvent, Category, CategoryAttribute
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.org import access
 from linli.org.access import Cap
@@ -138,8 +142,8 @@ class CasePage(Schema):
 class CaseIn(Schema):
     category_id: int
     grid_id: int
-    description: str = Field(description="up to 5,000 characters")
-    title: str = ""
+    description: str = Field(max_length=DESCRIPTION_MAX, description="up to 5,000 characters")
+    title: str = Field(default="", max_length=TITLE_MAX)
     channel: str = Field(
         default=Channel.API, description="intake channel, e.g. api, staff_hotline, door_knock"
     )
@@ -149,11 +153,28 @@ class CaseIn(Schema):
     household_id: int | None = None
     lat: float | None = Field(default=None, description="WGS-84 latitude; with lng, inside China")
     lng: float | None = None
-    address: str = ""
-    attributes: dict[str, Any] = Field(default_factory=dict, description="the category's extra fields")
+    address: str = Field(default="", max_length=200)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=CHOICES_MAX,
+        description="the category's extra fields, by attribute code (see GET /categories); other codes are "
+        "refused (422), and so is a missing required one",
+    )
     anonymous: bool = False
-    reporter_name: str = ""
-    reporter_phone: str = ""
+    reporter_name: str = Field(default="", max_length=64)
+    reporter_phone: str = Field(
+        default="",
+        max_length=20,
+        description="a mainland mobile (11 digits) or a landline with its area code (0530-5612345); +86 allowed",
+    )
+
+    @field_validator("reporter_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        try:
+            return clean_phone(value)
+        except LinliError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class TransitionIn(Schema):
@@ -162,9 +183,12 @@ class TransitionIn(Schema):
         "confirm, reopen, close_no_response, reject, merge, undo_auto_triage (an automatic triage, while triaged)"
     )
     version: int = Field(description="the version you read; a stale version gets 409")
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_MAX)
     reason: str = Field(
-        default="", description="the reason where the action needs one (pause, reject, triage override)"
+        default="",
+        max_length=NOTE_MAX,
+        description="the reason where the action needs one (pause, reject, triage override); "
+        "reason and note together up to 2,000 characters",
     )
     category_id: int | None = Field(default=None, description="triage: re-route to this category")
     handling_level: str | None = Field(default=None, description="triage / assign")
@@ -182,9 +206,15 @@ class TransitionIn(Schema):
         description="triage: go on to assign the handler with the least open cases when the case has none",
     )
 
+    @model_validator(mode="after")
+    def _note_fits(self) -> TransitionIn:
+        if len(self.reason.strip()) + len(self.note.strip()) + 1 > NOTE_MAX:
+            raise ValueError(f"理由和说明合计不能超过 {NOTE_MAX} 个字")
+        return self
+
 
 class NoteIn(Schema):
-    note: str = Field(description="2 to 2,000 characters")
+    note: str = Field(max_length=NOTE_MAX, description="2 to 2,000 characters")
 
 
 # ------------------------------------------------------------------------------------------------ mapping
@@ -457,6 +487,15 @@ def _place(body: CaseIn, grid: Grid) -> dict[str, Any]:
     return found
 
 
+def _attributes(category: Category, sent: dict[str, Any]) -> dict[str, Any]:
+    """The category's declared attributes, required ones included; anything else is a 422 like a schema error."""
+    try:
+        return clean_attributes(list(category.attributes.all()), sent, require=True)
+    except InvalidAttribute as exc:
+        loc = ["body", "body", "attributes", *([exc.code] if exc.code else [])]
+        raise ValidationError([{"type": "value_error", "loc": loc, "msg": str(exc)}]) from None
+
+
 @router.post(
     "/cases",
     response={
@@ -480,6 +519,7 @@ def case_create(
     category = Category.objects.filter(pk=body.category_id).first()
     if category is None:
         return _bad(f"分类 {body.category_id} 不存在", "category_id")
+    attributes = _attributes(category, body.attributes)
     scope = access.scope_for(request.user, Cap.CASE_VIEW)
     grid = scope.apply(Grid.objects.filter(pk=body.grid_id)).first()
     if grid is None:
@@ -500,7 +540,7 @@ def case_create(
             lng=body.lng,
             address=body.address,
             urgency=body.urgency,
-            attributes=body.attributes,
+            attributes=attributes,
             actor=request.user,
             reporter_name=body.reporter_name,
             reporter_phone=body.reporter_phone,

@@ -1,4 +1,8 @@
-"""REST endpoints for posts, party organisations and departments."""
+"""REST endpoints for posts, party organisations and departments.
+
+Setting up and ending posts go through ``linli.org.services`` — the same level and rank rules as the console
+(ADR 0019): a refusal is 403 when the caller may not grant the post, 400 when the post does not fit the place.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +93,7 @@ def posts(request: HttpRequest) -> list[PostOut]:
 def post_create(request: HttpRequest, body: PostIn) -> Status:
     model = PLACE_MODELS.get(body.place_type)
     place = model.objects.filter(pk=body.place_id).first() if model else None
-    user = User.objects.filter(username=body.username).first()
+    user = User.objects.filter(username=body.username, is_active=True).first()
     if place is None or user is None:
         return Status(400, ErrorOut(detail="地点或账号不存在"))
     try:
@@ -109,7 +113,7 @@ def post_create(request: HttpRequest, body: PostIn) -> Status:
     return Status(201, _post_out(post))
 
 
-@router.post("/posts/{pk}/end", response={200: PostOut, 400: ErrorOut, 404: ErrorOut})
+@router.post("/posts/{pk}/end", response={200: PostOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def post_end(request: HttpRequest, pk: int, body: PostEndIn) -> Status:
     scope = access.scope_for(request.user, Cap.ORG_MANAGE)
     post = selectors.posts_list(scope=scope).filter(pk=pk).first()
@@ -120,6 +124,8 @@ def post_end(request: HttpRequest, pk: int, body: PostEndIn) -> Status:
             200,
             _post_out(services.post_end(actor=request.user, scope=scope, post=post, ended_on=body.ended_on)),
         )
+    except access.PermissionDenied as exc:
+        return Status(403, ErrorOut(detail=str(exc)))
     except LinliError as exc:
         return Status(400, ErrorOut(detail=str(exc)))
 

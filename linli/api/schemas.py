@@ -1,12 +1,39 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Schema
+
+from linli.cases import extensions, feedback, whistles
+from linli.cases.intake import NOTE_MAX
 
 
 class ErrorOut(Schema):
     detail: str
+
+
+class ValidationErrorItem(Schema):
+    """One input that failed the request schema (pydantic's error, as django-ninja sends it)."""
+
+    type: str = Field(description="the kind of error, e.g. missing, string_too_long, value_error")
+    loc: list[str | int] = Field(
+        description='where: e.g. ["body", "body", "reporter_phone"] or ["query", "limit"]'
+    )
+    msg: str
+
+
+class ValidationErrorOut(Schema):
+    """HTTP 422 for a body, query or path parameter the request schema refuses: one item per input at fault."""
+
+    detail: list[ValidationErrorItem]
+
+
+def boundary_error(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """A refusal of ``linli.core.boundary`` (a NUL, an out-of-range number) in the API's shape, ``ErrorOut``."""
+    body = json.dumps({"detail": message}, ensure_ascii=False)
+    return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
 
 
 class FieldErrorOut(ErrorOut):
@@ -126,8 +153,11 @@ class AttachmentOut(Schema):
 
 
 class WhistleIn(Schema):
-    department_ids: list[int] = Field(description="the departments to call (of the case's street or county)")
-    reason: str = Field(description="吹哨事由, 2 to 1,000 characters")
+    department_ids: list[int] = Field(
+        max_length=whistles.MAX_DEPARTMENTS,
+        description="the departments to call (of the case's street or county), up to 10",
+    )
+    reason: str = Field(max_length=whistles.REASON_MAX, description="吹哨事由, 2 to 1,000 characters")
     report_within: int = Field(default=1, description="the time each department has to report (报到)")
     report_unit: str = Field(default="working_days", description="hours, working_days or calendar_hours")
 
@@ -161,12 +191,14 @@ class WhistleVersionIn(Schema):
 
 class WhistleFinishIn(Schema):
     version: int
-    result: str = Field(description="the department's result, 2 to 2,000 characters")
+    result: str = Field(
+        max_length=whistles.RESULT_MAX, description="the department's result, 2 to 2,000 characters"
+    )
 
 
 class WhistleWithdrawIn(Schema):
     version: int
-    note: str = Field(description="why the department is called off")
+    note: str = Field(max_length=whistles.REASON_MAX, description="why the department is called off")
 
 
 class ExtensionIn(Schema):
@@ -174,12 +206,12 @@ class ExtensionIn(Schema):
         description="how much more time (1–30 working days, 1–240 hours, 1–720 calendar hours)"
     )
     unit: str = Field(default="working_days", description="working_days, hours or calendar_hours")
-    reason: str
+    reason: str = Field(max_length=extensions.REASON_MAX)
 
 
 class ExtensionDecisionIn(Schema):
     approve: bool
-    note: str = ""
+    note: str = Field(default="", max_length=extensions.REASON_MAX)
 
 
 class ExtensionOut(Schema):
@@ -206,12 +238,12 @@ class SupportOut(Schema):
 
 class AutoAssignIn(Schema):
     version: int = Field(description="the version you read; a stale version gets 409")
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_MAX)
 
 
 class FeedbackIn(Schema):
     satisfaction: str = Field(description="satisfied, basically or unsatisfied (reopens the target)")
-    note: str = ""
+    note: str = Field(default="", max_length=feedback.NOTE_MAX)
 
 
 class FeedbackOut(Schema):

@@ -2,7 +2,7 @@
 back) and the possible duplicates of a case.
 
 Thin: scope from ``linli.org.access`` (a suggestion needs case rights and a grid in scope; the version list needs
-triage rights; activating and rolling back a version is installation-wide, so ``Cap.ORG_MANAGE`` as for the
+triage rights; activating and rolling back a version is installation-wide, so ``Cap.CONFIGURE`` as for the
 categories), the work in ``linli.triage``. Duplicates are those of a case the caller sees, among cases they see.
 """
 

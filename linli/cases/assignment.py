@@ -10,6 +10,8 @@
   (the longest since their last assignment, read from the same rows), then to the lowest user id: the same state
   always gives the same answer.
 * ``auto_assign``: the ``assign`` transition to that person (optimistic on the case's version, like any action).
+* ``is_candidate``: the eligibility rule every interface shares — a person made a case's handler (console, API,
+  automatic) must be one of its candidates, checked by ``services.check_handler`` inside the transition.
 """
 
 from __future__ import annotations
@@ -56,21 +58,30 @@ def _place(case: Case) -> Q | None:
     return None
 
 
-def candidates(case: Case) -> list[Any]:
-    """Users whose active posts can handle ``case`` at its level and place, by id (one or two queries)."""
+def _candidate_posts(case: Case) -> Any:
+    """The active posts whose holders may handle ``case`` at its level and place (None: nobody)."""
     kinds = [k for k in LEVEL_POSTS.get(case.handling_level, ()) if Cap.CASE_HANDLE in ROLE_CAPS.get(k, ())]
     place = _place(case)
     if not kinds or place is None:
-        return []
+        return None
     today = timezone.localdate()
-    posts = (
-        Post.objects.filter(
-            place, kind__in=kinds, user__isnull=False, user__is_active=True, started_on__lte=today
-        )
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
-        .select_related("user")
-        .order_by("user_id")
-    )
+    return Post.objects.filter(
+        place, kind__in=kinds, user__isnull=False, user__is_active=True, started_on__lte=today
+    ).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+
+
+def is_candidate(case: Case, user: Any) -> bool:
+    """Whether ``user`` is one of ``candidates(case)`` (one query)."""
+    posts = _candidate_posts(case)
+    return posts is not None and getattr(user, "pk", None) is not None and posts.filter(user=user).exists()
+
+
+def candidates(case: Case) -> list[Any]:
+    """Users whose active posts can handle ``case`` at its level and place, by id (one or two queries)."""
+    found_posts = _candidate_posts(case)
+    if found_posts is None:
+        return []
+    posts = found_posts.select_related("user").order_by("user_id")
     found: dict[int, Any] = {}
     for post in posts:
         if post.user_id is not None:

@@ -5,6 +5,12 @@ really decoded by Pillow (JPEG, PNG, WebP, and HEIC/HEIF where a Pillow plugin f
 from its pixels alone, so EXIF (GPS position, camera serial, time) and every other metadata block is gone. A
 renamed text file, a truncated upload or a decompression bomb is refused with a message naming the file.
 
+Anonymous uploads (the QR page: no signed-in actor) get a lower pixel cap (``LINLI_PUBLIC_PHOTO_MAX_PIXELS``, 16 MP
+by default, against ``LINLI_PHOTO_MAX_PIXELS`` for staff) and are stored smaller (``LINLI_PUBLIC_PHOTO_MAX_SIDE``);
+the cap is read from the file's header before any pixel is decoded, and a JPEG is decoded already reduced (Pillow's
+``draft``: the decoder scales by 1/2, 1/4 or 1/8 while decoding), so an upload cannot make a worker hold more
+than the cap's pixels in memory.
+
 ``save_photos`` writes the files through Django's default storage (``MEDIA_ROOT`` on disk, or an object store by
 configuration) and creates the ``Attachment`` rows, in the caller's transaction.
 
@@ -30,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -45,8 +52,12 @@ logger = logging.getLogger("linli.cases.attachments")
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 50_000_000  # a bigger picture is refused (decompression bombs); phones shoot ≤ 50 MP
+MAX_PIXELS = (
+    50_000_000  # default of LINLI_PHOTO_MAX_PIXELS: a bigger picture is refused; phones shoot ≤ 50 MP
+)
+PUBLIC_MAX_PIXELS = 16_000_000  # default of LINLI_PUBLIC_PHOTO_MAX_PIXELS (a 12 MP phone photo is 4032×3024)
 MAX_SIDE = 4096  # stored photos are scaled down to this longest side
+PUBLIC_MAX_SIDE = 1920  # default of LINLI_PUBLIC_PHOTO_MAX_SIDE
 JPEG_QUALITY = 85
 
 # Pillow format → (stored format, extension, content type). HEIC/HEIF/MPO are stored as JPEG.
@@ -97,7 +108,29 @@ def _read(item: UploadedFile | tuple[str, bytes], index: int, field: str) -> tup
     return name, buffer.getvalue()
 
 
-def _clean(name: str, data: bytes, field: str) -> CheckedPhoto:
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_side: int
+
+
+def limits(public: bool) -> Limits:
+    """The pixel cap and stored size for staff uploads, or for anonymous (public) ones."""
+    if public:
+        return Limits(
+            int(getattr(settings, "LINLI_PUBLIC_PHOTO_MAX_PIXELS", PUBLIC_MAX_PIXELS)),
+            int(getattr(settings, "LINLI_PUBLIC_PHOTO_MAX_SIDE", PUBLIC_MAX_SIDE)),
+        )
+    return Limits(int(getattr(settings, "LINLI_PHOTO_MAX_PIXELS", MAX_PIXELS)), MAX_SIDE)
+
+
+def _target(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size the picture is stored at (longest side at most ``side``)."""
+    scale = min(1.0, side / max(width, height, 1))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _clean(name: str, data: bytes, field: str, limit: Limits) -> CheckedPhoto:
     not_image = LinliError(f"文件“{name}”不是可识别的照片，请上传 {ACCEPTED} 格式的图片", field=field)
     if not data:
         raise LinliError(f"文件“{name}”是空文件", field=field)
@@ -108,10 +141,12 @@ def _clean(name: str, data: bytes, field: str) -> CheckedPhoto:
                 source_format = (probe.format or "").upper()
                 if source_format not in _FORMATS:
                     raise not_image
-                if probe.width * probe.height > MAX_PIXELS:
+                if probe.width * probe.height > limit.max_pixels:
                     raise LinliError(f"照片“{name}”像素过大，请缩小后重新上传", field=field)
                 probe.verify()  # structure and checksums
             with Image.open(io.BytesIO(data)) as image:
+                if source_format in ("JPEG", "MPO"):  # decoded reduced: never more pixels than will be stored
+                    image.draft("RGB", _target(image.width, image.height, limit.max_side))
                 image.load()  # every pixel really decodes
                 picture = ImageOps.exif_transpose(image)  # keep what the camera meant as "up"
     except LinliError:
@@ -131,8 +166,8 @@ def _clean(name: str, data: bytes, field: str) -> CheckedPhoto:
         picture = picture.convert("RGB")
     elif picture.mode not in ("RGB", "RGBA", "L", "LA"):
         picture = picture.convert("RGBA")
-    if max(picture.size) > MAX_SIDE:
-        picture.thumbnail((MAX_SIDE, MAX_SIDE))
+    if max(picture.size) > limit.max_side:
+        picture.thumbnail((limit.max_side, limit.max_side))
     # A new image from the pixels alone: nothing of the source's metadata (EXIF, XMP, text chunks) can follow.
     bare = Image.frombytes(picture.mode, picture.size, picture.tobytes())
     out = io.BytesIO()
@@ -153,18 +188,20 @@ def _clean(name: str, data: bytes, field: str) -> CheckedPhoto:
 
 
 def check_photos(
-    files: Sequence[UploadedFile | tuple[str, bytes]], *, field: str = "photos"
+    files: Sequence[UploadedFile | tuple[str, bytes]], *, field: str = "photos", public: bool = False
 ) -> list[CheckedPhoto]:
     """Every photo decoded, checked and re-encoded without metadata; a LinliError naming the file otherwise.
+    ``public``: an anonymous upload (lower pixel cap, stored smaller).
 
     Nothing is written: call it before the transaction that stores the case."""
+    limit = limits(public)
     files = list(files or ())
     if len(files) > MAX_PHOTOS:
         raise LinliError(f"最多上传 {MAX_PHOTOS} 张照片（当前 {len(files)} 张）", field=field)
     checked: list[CheckedPhoto] = []
     for index, item in enumerate(files, start=1):
         name, data = _read(item, index, field)
-        checked.append(_clean(name, data, field))
+        checked.append(_clean(name, data, field, limit))
     return checked
 
 

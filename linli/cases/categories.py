@@ -2,8 +2,8 @@
 attributes. Every rule is checked before anything is written, every problem is reported against the field it is
 about (``InvalidCategory.errors``), and every change leaves an audit ``ChangeRecord`` in the same transaction.
 
-Categories are shared by the whole installation, so editing them needs ``Cap.ORG_MANAGE`` (county and city
-administrators, community secretaries) anywhere.
+Categories are shared by the whole installation, so editing them needs ``Cap.CONFIGURE`` (superusers, county and
+city administrators whose post sits on a county or city: ADR 0019), not a community's ``org.manage``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from linli.cases.models import Category, CategoryAttribute
 from linli.core import workdays
 from linli.core.errors import LinliError, PermissionDenied
 from linli.org import access
-from linli.org.access import Cap
 from linli.org.models import Department
 
 CATEGORY = "cases.category"
@@ -71,12 +70,12 @@ class AttributeInput:
 
 
 def can_manage(actor: Any) -> bool:
-    return access.can(actor, Cap.ORG_MANAGE)
+    return access.can_configure(actor)
 
 
 def _require_manager(actor: Any) -> None:
     if not can_manage(actor):
-        raise PermissionDenied("只有县（区）、市管理员和社区书记可以修改诉求分类")
+        raise PermissionDenied("只有县（区）、市管理员可以修改诉求分类")
 
 
 # ---------------------------------------------------------------------------------------------- categories

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from linli.cases.attributes import clean_attributes
 from linli.cases.choices import (
     Channel,
     Urgency,
@@ -24,10 +25,13 @@ from linli.cases.models import (
 )
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError
+from linli.core.idcard import normalize_phone
 from linli.core.masking import mask_name, mask_phone
 from linli.registry.models import Building, Grid, Household, Resident, Unit
 
 TITLE_MAX = 100
+NOTE_MAX = 2000  # a timeline entry's note (CaseEvent.note)
+PHONE_HINT = "联系电话格式不正确：手机号为 11 位数字，座机请写成“区号-号码”，如 0530-5612345"
 
 
 @dataclass
@@ -44,6 +48,15 @@ def clean_text(value: str | None, label: str, limit: int, *, required: bool, fie
     if len(text) > limit:
         raise LinliError(f"{label}不能超过 {limit} 个字（当前 {len(text)} 个字）", field=field)
     return text
+
+
+def clean_phone(value: str | None) -> str:
+    """A mainland mobile (``1[3-9]`` + 9 digits) or a landline with its area code; ``+86``/``0086`` dropped."""
+    text = clean_text(value, "联系电话", 20, required=False, field="reporter_phone")
+    try:
+        return normalize_phone(text) if text else ""
+    except ValueError:
+        raise LinliError(PHONE_HINT, field="reporter_phone") from None
 
 
 def default_title(description: str, limit: int = 30) -> str:
@@ -136,13 +149,13 @@ def check_intake(
         "lng": lng,
         "address": address,
         "urgency": urgency,
-        "attributes": attributes or {},
+        "attributes": clean_attributes(list(category.attributes.all()), attributes) if attributes else {},
         "anonymous": anonymous,
     }
     fingerprint = {k: getattr(v, "pk", v) for k, v in values.items()}
     if not anonymous:
         name = clean_text(reporter_name, "反映人姓名", 64, required=False, field="reporter_name")
-        phone = clean_text(reporter_phone, "联系电话", 20, required=False, field="reporter_phone")
+        phone = clean_phone(reporter_phone)
         if reporter is not None:
             values["resident"] = reporter
             name = name or reporter.name

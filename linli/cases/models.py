@@ -7,6 +7,8 @@ indexed range or equality, and ``handler_department`` so a department sees what 
 
 from __future__ import annotations
 
+import base64
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -114,6 +116,11 @@ def _open(**kwargs: Any) -> Q:
     return Q(status__in=OPEN_INDEX_STATUSES, **kwargs)
 
 
+def new_public_id() -> str:
+    """16 lower-case base32 characters (80 random bits), e.g. ``k3v9q2m7xa4hd6ze``."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
+
+
 class Case(models.Model):
     """One appeal (诉求/工单), whatever channel it came through."""
 
@@ -218,6 +225,9 @@ class Case(models.Model):
     extended_seconds = models.PositiveIntegerField(default=0)  # working (or elapsed) time added by extensions
 
     tracking_token = models.CharField(max_length=43, unique=True)
+    # The case's public identifier (Open311 service_request_id): random, so the public feed cannot be walked by
+    # number; the sequential ``number`` stays for staff and phone calls.
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     created_at = models.DateTimeField(_("提交时间"))
     updated_at = models.DateTimeField()
 

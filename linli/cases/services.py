@@ -36,6 +36,7 @@ from linli.cases.choices import (
     Urgency,
 )
 from linli.cases.intake import (  # noqa: F401  (default_title and TITLE_MAX stay importable from here)
+    NOTE_MAX,
     TITLE_MAX,
     check_intake,
     claim_key,
@@ -159,7 +160,7 @@ def case_create(
         raise NotFound("网格不存在或不在您的管辖范围内", field="grid")
     if patrol is not None and patrol.grid_id != grid.pk:
         raise LinliError("巡查记录与所选网格不一致", field="patrol")
-    checked = attachments.check_photos(photos) if photos else []
+    checked = attachments.check_photos(photos, public=not _is_user(actor)) if photos else []
     intake = check_intake(
         channel=channel,
         category=category,
@@ -275,6 +276,7 @@ def _send_receipt(case: Case, phone: str) -> None:
         body=f"您反映的问题已登记，编号 {case.number}。办理进度与评价：{tracking_url(case)}",
         payload={"case": case.pk, "kind": "receipt"},
         dedupe_key=f"case:{case.pk}:receipt",
+        throttle=True,  # anyone can name any phone on a public report: capped per phone (ADR 0021)
     )
 
 
@@ -367,17 +369,27 @@ def check_department(case: Case, department: Department | None, field: str = "ha
         raise LinliError(f"“{department.name}”不属于该诉求所在的街道或县区", field=field)
 
 
-def check_handler(case: Case, user: Any, department: Department | None, actor: Any) -> None:
-    """The chosen handler must be able to handle the case (as it will be routed: to ``department``).
+def check_handler(
+    case: Case, user: Any, department: Department | None, actor: Any, level: str | None = None
+) -> None:
+    """The chosen handler must be one of the case's candidates as it will be routed (to ``department``, at
+    ``level``): ``assignment.is_candidate``, the rule the console's picker shows, so the API cannot name anyone
+    else in scope (ADR 0019).
 
     Checked when a person assigns; the system (``actor=None``: sweeps, imports, fixtures) is trusted."""
     if user is None or not _is_user(actor):
         return
+    from linli.cases import assignment
+
     routed = copy.copy(case)
     routed.handler_department = department
-    if not getattr(user, "is_active", False) or not access.can(user, Cap.CASE_HANDLE, routed):
+    routed.handling_level = level or case.handling_level
+    if not getattr(user, "is_active", False) or not assignment.is_candidate(routed, user):
         name = getattr(user, "display_name", "") or str(user)
-        raise LinliError(f"“{name}”无权办理该诉求（不在其岗位所辖范围内）", field="handler_user")
+        raise LinliError(
+            f"“{name}”不是该诉求在当前处置层级的可选承办人（须在其岗位所辖范围内负责该层级）",
+            field="handler_user",
+        )
 
 
 def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
@@ -512,7 +524,7 @@ def _step_assign(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
     if "handler_department" in data:
         check_department(case, department)
     if "handler_user" in data:
-        check_handler(case, user, department, actor)
+        check_handler(case, user, department, actor, level)
     step_data: dict[str, Any] = {
         "handler_user": getattr(user, "pk", None),
         "handler_department": department.code if department else None,
@@ -690,7 +702,7 @@ def transition(
     into it (``feedback``)."""
     if action not in ACTIONS:
         raise LinliError(f"未知的操作：{action}", field="action")
-    checked = attachments.check_photos(photos) if photos else []
+    checked = attachments.check_photos(photos, public=not _is_user(actor)) if photos else []
     auto_assign = bool(data.pop("auto_assign", False)) and action == Action.TRIAGE
     with transaction.atomic():
         case, event = _transition(
@@ -714,7 +726,9 @@ def _transition(
     *, case: Case, action: str, actor: Any, version: int, note: str, source: str, data: dict[str, Any]
 ) -> tuple[Case, CaseEvent]:
     _authorize(actor, ACTION_CAP[action], case)
-    note = (note or "").strip()
+    note = clean_text(
+        note, "说明", NOTE_MAX, required=False, field="note"
+    )  # refused when too long, never cut
     if case.version != version:
         raise ConflictError("已被他人处理，请刷新")
     if action == Action.CONFIRM and data.get("satisfaction") == Satisfaction.UNSATISFIED:
@@ -862,7 +876,9 @@ def case_reveal(*, case: Case, actor: Any, field: str, reason: str, ip: str | No
 def case_note(*, case: Case, actor: Any, note: str) -> CaseEvent:
     """A note on the timeline (no status change, no version bump); a department whistled to the case may too."""
     _authorize(actor, Cap.CASE_VIEW, case, whistled=True)
-    note = (note or "").strip()
+    note = clean_text(
+        note, "备注内容", NOTE_MAX, required=False, field="note"
+    )  # refused when too long, never cut
     _require_note(note, "备注内容")
     return _event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
 

@@ -3,6 +3,11 @@
 Who supported is kept only as a keyed hash (``cipher().digest(who, "supporter")``) unique per case, so one person
 counts once and nobody can read back who it was; the timeline entry records that someone supported, never who.
 Only open, non-anonymous cases that were not merged away take support (an anonymous case is not shown publicly).
+
+Who a supporter is decides what a +1 costs (ADR 0021): a signed-in user (``user:<id>``) through the API, and on the
+public QR page the client address (``addr:<IPv4 address or IPv6 /64>``, see ``address_who``) — not a browser
+cookie, which anyone can throw away and get anew 200 times a minute. One address counts once per case; people
+sharing an address (one household's Wi-Fi) count once together, which undercounts a little and never overcounts.
 """
 
 from __future__ import annotations
@@ -21,8 +26,13 @@ from linli.core.errors import LinliError
 WHO_MAX = 200
 
 
+def address_who(network: str) -> str:
+    """The supporter identity of a public +1: the client's address as the rate limits count it."""
+    return f"addr:{network}"
+
+
 def support(*, case: Case, who: str) -> bool:
-    """Count ``who`` (e.g. ``f"user:{id}"``, ``f"phone:{digits}"``, ``f"browser:{token}"``) as a supporter of
+    """Count ``who`` (e.g. ``f"user:{id}"``, ``f"phone:{digits}"``, ``address_who(network)``) as a supporter of
     ``case``. Returns True if this was new, False if they had supported it already."""
     who = (who or "").strip()
     if not who or len(who) > WHO_MAX:

@@ -4,3 +4,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linli.config.settings")
 application = get_asgi_application()
+
+# Refuse to serve with another LINLI_CIPHER or LINLI_DATA_KEY than the database was started with (ADR 0020).
+from linli.core.installation import require_match  # noqa: E402  (needs the configured Django above)
+
+require_match()

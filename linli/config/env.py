@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -57,3 +58,29 @@ def secret_from_env_or_file(name: str, directory: Path, filename: str, nbytes: i
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(value)
     return value
+
+
+def secret_list_from_env_or_file(name: str) -> list[str]:
+    """A list of secrets: ``NAME`` comma-separated, else the file named by ``NAME_FILE`` (one per line, ``#`` comments)."""
+    raw = os.environ.get(name, "")
+    if raw:
+        return [s.strip() for s in raw.split(",") if s.strip()]
+    path = os.environ.get(f"{name}_FILE", "")
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+    return [s.strip() for s in lines if s.strip() and not s.strip().startswith("#")]
+
+
+def tile_origins(template: str) -> list[str]:
+    """The CSP source of a Leaflet tile URL template: its scheme and host, ``{s}`` subdomains as a wildcard."""
+    if not template:
+        return []
+    parts = urlsplit(template.replace("{s}", "tiles-subdomain-placeholder"))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SystemExit(f"LINLI_MAP_TILE_URL must be an http(s) URL template, got {template!r}")
+    host = parts.netloc.replace("tiles-subdomain-placeholder", "*")
+    return [f"{parts.scheme}://{host}"]

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import dj_database_url
 
-from linli.config.env import data_dir, env_bool, env_float, env_int, env_str, secret_from_env_or_file
+from linli.config.env import (
+    data_dir,
+    env_bool,
+    env_float,
+    env_int,
+    env_str,
+    secret_from_env_or_file,
+    secret_list_from_env_or_file,
+    tile_origins,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
 
-SECRET_KEY = secret_from_env_or_file("SECRET_KEY", DATA_DIR, "secret_key")
+SECRET_KEY = secret_from_env_or_file("SECRET_KEY", DATA_DIR, "secret_key", nbytes=50)
+# Key rotation (docs/operations.md): the previous SECRET_KEY(s), comma-separated or one a line in
+# SECRET_KEY_FALLBACKS_FILE. Sessions, signed forms and printed QR codes made with them stay valid.
+SECRET_KEY_FALLBACKS = secret_list_from_env_or_file("SECRET_KEY_FALLBACKS")
 LINLI_DATA_KEY = secret_from_env_or_file("LINLI_DATA_KEY", DATA_DIR, "data_key")
 # "aes" (AES-256-GCM + HMAC-SHA256) or "sm4" (SM4-GCM + HMAC-SM3, for 商用密码 assessments).
 LINLI_CIPHER = env_str("LINLI_CIPHER", "aes").lower()
@@ -32,6 +45,10 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs page's Swagger UI from its own static files, not a CDN
     "django_tasks",
     "django_tasks_db",
+    "axes",  # login throttling (linli/accounts/throttle.py)
+    "django_otp",  # two-factor login (linli/accounts/twofactor.py)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "linli.core",
     "linli.accounts",
     "linli.audit",
@@ -50,12 +67,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
+    # Boundary checks (ADR 0023): NULs and out-of-range integers refused before any session or database access.
+    "linli.core.boundary.BoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "linli.accounts.middleware.IdleSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "linli.accounts.middleware.LoginStepsMiddleware",  # second factor, then a forced password change
+    "axes.middleware.AxesMiddleware",  # throttled logins answer like wrong ones (linli/accounts/throttle.py)
+    "linli.core.middleware.NoStoreForSignedInMiddleware",  # Cache-Control: no-store for signed-in users
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -102,10 +126,54 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("LINLI_TEST_DB_NAME", "") or _te
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+# Public pages under abuse (rate limits, issue #9): the cache carries the rate-limit counters, so it must be shared
+# by every web process: Redis when REDIS_URL is set, else the database (the table is created by a migration; see
+# linli/core/dbcache.py for why not Django's own DatabaseCache as is).
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A key prefix lets several installations (or parallel test workers) share one Redis database.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("LINLI_CACHE_KEY_PREFIX", ""),
+        }
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "linli.core.dbcache.DatabaseCache",
+            "LOCATION": "linli_cache",
+            "OPTIONS": {"MAX_ENTRIES": env_int("LINLI_CACHE_MAX_ENTRIES", 200_000)},
+        }
+    }
+# Rate limits (linli/core/ratelimit.py): "N/period", period s, m, h, d with an optional multiplier ("5/10m").
+LINLI_RATELIMIT_ENABLED = env_bool("LINLI_RATELIMIT_ENABLED", True)
+LINLI_RATELIMITS = {
+    "report_ip": env_str("LINLI_RATELIMIT_REPORT_IP", "20/h"),  # QR reports from one client address
+    "report_phone": env_str("LINLI_RATELIMIT_REPORT_PHONE", "5/h"),  # reports (QR and Open311) with one phone
+    "wish_ip": env_str("LINLI_RATELIMIT_WISH_IP", "10/h"),  # wish-box entries from one client address
+    "support_ip": env_str("LINLI_RATELIMIT_SUPPORT_IP", "30/h"),  # "+1" presses from one client address
+    "track_ip": env_str("LINLI_RATELIMIT_TRACK_IP", "20/h"),  # callback answers from one client address
+    "open311_ip": env_str("LINLI_RATELIMIT_OPEN311_IP", "120/h"),  # Open311 POSTs from one client address
+}
+# Client address for the limits: REMOTE_ADDR, unless this many reverse proxies of our own stand in front and
+# append to X-Forwarded-For (then the address the outermost trusted proxy saw). 0 = never read the header.
+LINLI_TRUSTED_PROXY_COUNT = env_int("LINLI_TRUSTED_PROXY_COUNT", 0)
+RATELIMIT_ENABLE = LINLI_RATELIMIT_ENABLED
+RATELIMIT_IP_META_KEY = "linli.core.ratelimit.client_ip"
+# SMS receipts (回执) to one phone: at most one per this many minutes, and at most this many a day.
+LINLI_SMS_RECEIPT_MINUTES = env_int("LINLI_SMS_RECEIPT_MINUTES", 5)
+LINLI_SMS_RECEIPT_DAILY = env_int("LINLI_SMS_RECEIPT_DAILY", 10)
+# Photos: pixel caps (decompression bombs) for staff and for anonymous uploads (QR page), and the stored size
+# of an anonymous upload (JPEG is decoded reduced to about this size).
+LINLI_PHOTO_MAX_PIXELS = env_int("LINLI_PHOTO_MAX_PIXELS", 50_000_000)
+LINLI_PUBLIC_PHOTO_MAX_PIXELS = env_int("LINLI_PUBLIC_PHOTO_MAX_PIXELS", 16_000_000)
+LINLI_PUBLIC_PHOTO_MAX_SIDE = env_int("LINLI_PUBLIC_PHOTO_MAX_SIDE", 1920)
+# Open311 public feed: the channels whose cases GET requests publishes (residents' own reports by default).
+LINLI_OPEN311_PUBLIC_CHANNELS = [
+    c.strip() for c in env_str("LINLI_OPEN311_PUBLIC_CHANNELS", "qr_resident,open311").split(",") if c.strip()
+]
 
 # Background tasks (Django's tasks API through the django-tasks backport).
 TASKS_BACKEND = env_str("LINLI_TASKS_BACKEND", "db")
@@ -124,22 +192,44 @@ if TASKS_BACKEND == "rq":
     RQ_QUEUES = {q: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"} for q in ("default", "imports")}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["linli.accounts.backends.LockoutModelBackend"]
+AUTHENTICATION_BACKENDS = ["linli.accounts.backends.ThrottledModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
-LINLI_LOCKOUT_THRESHOLD = env_int("LINLI_LOCKOUT_THRESHOLD", 5)
-LINLI_LOCKOUT_MINUTES = env_int("LINLI_LOCKOUT_MINUTES", 15)
+# --- Login throttling and two-factor login (issue #9 items 7-8; ADR 0022).
+# django-axes counts failed logins per client address + username and per client address (never per username
+# alone: nobody can lock a known account from elsewhere).
+LINLI_LOCKOUT_THRESHOLD = env_int("LINLI_LOCKOUT_THRESHOLD", 5)  # failures per address + username
+LINLI_LOCKOUT_ADDRESS_THRESHOLD = env_int("LINLI_LOCKOUT_ADDRESS_THRESHOLD", 30)  # failures per address
+LINLI_LOCKOUT_MINUTES = env_int("LINLI_LOCKOUT_MINUTES", 15)  # cool-off after the last failure
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"], "ip_address"]  # limits: the two thresholds above
+AXES_HANDLER = "linli.accounts.throttle.LinliAxesHandler"  # the database handler, several limits
+AXES_FAILURE_LIMIT = "linli.accounts.throttle.failure_limit"
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LINLI_LOCKOUT_MINUTES)
+# A login forgets only its own address's failures on that account (LinliAxesHandler), not the whole address.
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "linli.accounts.throttle.lockout_response"  # same page as a wrong password
+AXES_CLIENT_IP_CALLABLE = "linli.core.ratelimit.client_ip"  # REMOTE_ADDR unless LINLI_TRUSTED_PROXY_COUNT
+AXES_VERBOSE = False
+# TOTP (django-otp): required for superusers and the holders of these post kinds; LINLI_2FA_ENFORCE=false lets
+# unenrolled users in (only `linli demo` and the browser tests do that); enrolled users always verify.
+LINLI_2FA_REQUIRED_POSTS = [
+    k.strip() for k in env_str("LINLI_2FA_REQUIRED_POSTS", "county_admin,city_admin").split(",") if k.strip()
+]
+LINLI_2FA_ENFORCE = env_bool("LINLI_2FA_ENFORCE", True)
+LINLI_2FA_POLICY = "linli.org.logins.requires_two_factor"  # posts live in linli.org, a layer above accounts
+OTP_TOTP_ISSUER = env_str("LINLI_2FA_ISSUER", "邻里")
 
 # Office hours in TIME_ZONE that working-hour deadlines count (see linli/core/workdays.py): "HH:MM-HH:MM,…".
 LINLI_OFFICE_HOURS = env_str("LINLI_OFFICE_HOURS", "08:30-12:00,13:30-17:30")
@@ -155,6 +245,17 @@ SESSION_COOKIE_SECURE = env_bool("LINLI_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# --- TLS and browser hardening (issue #9; ADR 0020). The production values are in docs/operations.md, where
+# `linli manage check --deploy` reports no issue with them (tests/test_deploy_check.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The request header a reverse proxy sets to "https" on TLS requests, in WSGI form (HTTP_X_FORWARDED_PROTO).
+# Set it only when the proxy always sets or overwrites that header: otherwise a client could claim https.
+_proxy_ssl_header = env_str("LINLI_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -172,6 +273,11 @@ LINLI_IMPORT_MAX_BYTES = env_int("LINLI_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 LINLI_IMPORT_BATCH = env_int("LINLI_IMPORT_BATCH", 2000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Data files (issue #9, ADR 0023): uploads and photos readable by the service's account only; a ledger upload is
+# deleted when its import ends, and the monitor deletes uploads no job names after this many hours.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+LINLI_IMPORT_UPLOAD_MAX_HOURS = env_int("LINLI_IMPORT_UPLOAD_MAX_HOURS", 24)
 # A household not verified within this many days is shown as stale ("5项基础信息" are refreshed monthly).
 LINLI_STALE_DAYS = env_int("LINLI_STALE_DAYS", 31)
 
@@ -202,7 +308,9 @@ LINLI_CJK_FONT = env_str("LINLI_CJK_FONT", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Never log secrets (issue #9): tracking links, Open311 tokens, API keys, credentials, mobile numbers.
+    "filters": {"redact_secrets": {"()": "linli.core.logfilters.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
@@ -226,3 +334,21 @@ LINLI_HOTSPOT_MIN_HOUSEHOLDS = env_int("LINLI_HOTSPOT_MIN_HOUSEHOLDS", 3)
 LINLI_HOTSPOT_MIN_SIMILARITY = env_float("LINLI_HOTSPOT_MIN_SIMILARITY", 0.3)
 # Map tiles for the console's maps (Leaflet URL template, e.g. an intranet tile server); empty: points on a plain map.
 LINLI_MAP_TILE_URL = env_str("LINLI_MAP_TILE_URL", "")
+
+# --- Content-Security-Policy (django-csp; ADR 0020): scripts only from our own files, never inline or eval;
+# inline style attributes stay allowed (ECharts' tooltips and Leaflet's panes set them). Map tiles are images
+# from the configured tile server's origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *tile_origins(LINLI_MAP_TILE_URL)],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}

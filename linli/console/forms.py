@@ -177,7 +177,8 @@ PLACE_TYPES = [("region", _("区划（街道 / 社区）")), ("grid", _("网格"
 
 
 class PostAssignForm(forms.Form):
-    """设置岗位: the place select is filled (and refilled by htmx) with the places in the user's scope."""
+    """设置岗位: the kinds are those the user may grant (``org.services.grantable_kinds``); the place select is
+    filled (and refilled by htmx) with the places in the user's granting scope."""
 
     kind = forms.ChoiceField(label=_("岗位"), choices=PostKind.choices)
     username = forms.CharField(label=_("任职人账号"), max_length=150)
@@ -186,8 +187,10 @@ class PostAssignForm(forms.Form):
     full_time = forms.BooleanField(label=_("专职"), required=False, initial=True)
     started_on = forms.DateField(label=_("任职日期"), widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: Any, places: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, places: list[Any], kinds: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if kinds is not None:
+            cast(forms.ChoiceField, self.fields["kind"]).choices = [(k, PostKind(k).label) for k in kinds]
         cast(forms.Select, self.fields["place"].widget).choices = places
         # Changing the place type reloads the place options (htmx); without JavaScript the form still posts.
         self.fields["place_type"].widget.attrs.update(

@@ -43,4 +43,5 @@ urlpatterns = [
     path("", include("linli.console.urls_apikeys")),
     path("", include("linli.console.urls_top_issues")),
     path("", include("linli.console.urls_hotspots")),
+    path("", include("linli.console.urls_logins")),  # administrators' resets of staff logins
 ]

@@ -1,6 +1,6 @@
 """Console page for the working-day calendar deadlines are counted on (设置 → 工作日历).
 
-Every signed-in staff member may look at the calendar; only a superuser or a holder of ``org.manage`` may change a
+Every signed-in staff member may look at the calendar; only a holder of ``Cap.CONFIGURE`` (ADR 0019) may change a
 day (``linli.org.calendar``), which overrides the official calendar from the ``chinese-calendar`` package.
 """
 

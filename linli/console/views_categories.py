@@ -1,7 +1,7 @@
 """Console pages for the category tree (分类设置): defaults, time limits and Open311 attributes.
 
 Thin views: the rules and the audit trail live in ``linli.cases.categories``; each refusal is put next to the
-field it names. Only holders of ``Cap.ORG_MANAGE`` (county and city administrators, community secretaries) get in.
+field it names. Only holders of ``Cap.CONFIGURE`` (superusers, county and city administrators: ADR 0019) get in.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from linli.cases.models import Category, CategoryAttribute
 from linli.console.forms_cases import AttributeForm, CategoryForm
 from linli.console.views import console_view
 from linli.core.errors import LinliError, PermissionDenied
-from linli.org import access
-from linli.org.access import Cap
 
 FIELD_LABELS = {
     "name": "名称",
@@ -47,7 +45,8 @@ FIELD_LABELS = {
 
 
 def _require(request: HttpRequest) -> None:
-    access.require(request.user, Cap.ORG_MANAGE)
+    if not service.can_manage(request.user):
+        raise PermissionDenied(_("只有县（区）、市管理员可以修改诉求分类"))
 
 
 def _get(pk: int) -> Category:

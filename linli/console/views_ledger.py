@@ -251,8 +251,9 @@ def export_page(request: HttpRequest) -> HttpResponseBase:
 
 
 def _require_manage(request: HttpRequest) -> None:
-    if not (request.user.is_superuser or access.can(request.user, Cap.ORG_MANAGE)):
-        raise PermissionDenied(_("只有管理员可以维护重点人群类别"))
+    # Key groups are installation-wide (every community's ledger uses them): Cap.CONFIGURE, ADR 0019.
+    if not access.can_configure(request.user):
+        raise PermissionDenied(_("只有县（区）、市管理员可以维护重点人群类别"))
 
 
 @console_view

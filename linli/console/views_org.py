@@ -6,6 +6,7 @@ Thin views: reads go through ``linli.org.access`` scopes and the org/registry se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from linli.org import access
 from linli.org import selectors as org_selectors
 from linli.org import services as org_services
 from linli.org.access import Cap
-from linli.org.choices import PartyOrgLevel, PostKind
+from linli.org.choices import POST_PLACE, PartyOrgLevel, PostKind
 from linli.org.models import PartyMember, PartyOrg, Post
 from linli.registry import selectors as registry_selectors
 from linli.registry.models import Building, Grid, Region
@@ -66,13 +67,18 @@ def buildings_in_scope(scope: Scope) -> QuerySet[Building]:
     return scope.apply(Building.objects.select_related("grid")).order_by("grid__code", "name")
 
 
-def place_choices(scope: Scope, place_type: str, under: Model | None = None) -> list[Any]:
+def place_choices(
+    scope: Scope, place_type: str, under: Model | None = None, region_levels: Iterable[str] | None = None
+) -> list[Any]:
     """Options for a place select: regions, grids, or buildings grouped by grid. ``under`` narrows to one parent
-    place (a community's grids, a grid's buildings, a street's communities)."""
+    place (a community's grids, a grid's buildings, a street's communities); ``region_levels`` to the levels a
+    post may be set up on."""
     if place_type == "region":
         regions = regions_in_scope(scope)
         if isinstance(under, Region):
             regions = regions.filter(code__startswith=under.code, level="community")
+        if region_levels is not None:
+            regions = regions.filter(level__in=list(region_levels))
         return [(r.pk, f"{r.name}（{r.get_level_display()}）") for r in regions[:MAX_PLACES]]
     if place_type == "grid":
         grids = registry_selectors.grids_in_scope(scope=scope)
@@ -122,6 +128,20 @@ def _place_of(post: Post) -> tuple[str, Any]:
 # ---------------------------------------------------------------- posts
 
 
+def _grantable(user: Any) -> list[str]:
+    """The kinds this user may grant that sit on a place the console's form offers (region, grid, building)."""
+    return [k for k in org_services.grantable_kinds(user) if POST_PLACE[k][0] in PLACE_MODELS]
+
+
+def _assign_places(user: Any, place_type: str) -> list[Any]:
+    """The places of ``place_type`` inside the user's granting scope; regions only at levels a grantable kind
+    sits on (a secretary is offered its community, never the county)."""
+    levels = {POST_PLACE[k][1] for k in _grantable(user) if POST_PLACE[k][0] == "region"}
+    return place_choices(
+        org_services.grant_scope(user), place_type, region_levels={lv for lv in levels if lv is not None}
+    )
+
+
 def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     user = request.user
     scope = access.require(user, Cap.VIEW)
@@ -134,13 +154,14 @@ def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     rows = list(qs[: MAX_ROWS + 1])
     truncated = len(rows) > MAX_ROWS
     rows = rows[:MAX_ROWS]
-    manage = access.scope_for(user, Cap.ORG_MANAGE)
-    can_manage = not manage.empty
+    kinds = _grantable(user)
+    grant = org_services.grant_scope(user)
+    can_manage = bool(kinds) and not grant.empty
     endable: set[int] = set()
     if can_manage and rows:
         endable = set(
-            org_selectors.posts_list(scope=manage)
-            .filter(pk__in=[p.pk for p in rows])
+            org_selectors.posts_list(scope=grant)
+            .filter(pk__in=[p.pk for p in rows], kind__in=org_services.grantable_kinds(user))
             .values_list("pk", flat=True)
         )
     for p in rows:
@@ -158,7 +179,8 @@ def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     if can_manage and "form" not in extra:
         ctx["form"] = PostAssignForm(
             initial={"started_on": timezone.localdate(), "place_type": "grid", "full_time": True},
-            places=place_choices(manage, "grid"),
+            places=_assign_places(user, "grid"),
+            kinds=kinds,
         )
     ctx.update(extra)
     return ctx
@@ -172,11 +194,11 @@ def posts(request: HttpRequest) -> HttpResponse:
 @console_view
 def post_places(request: HttpRequest) -> HttpResponse:
     """htmx: the place options for the chosen place type."""
-    manage = access.require(request.user, Cap.ORG_MANAGE)
+    access.require(request.user, Cap.ORG_MANAGE)
     place_type = request.GET.get("place_type", "grid")
     if place_type not in PLACE_MODELS:
         raise Http404
-    form = PostAssignForm(places=place_choices(manage, place_type))
+    form = PostAssignForm(places=_assign_places(request.user, place_type))
     return render(request, "console/org/_place_select.html", {"form": form})
 
 
@@ -185,7 +207,9 @@ def post_places(request: HttpRequest) -> HttpResponse:
 def post_assign(request: HttpRequest) -> HttpResponse:
     manage = access.require(request.user, Cap.ORG_MANAGE)
     place_type = request.POST.get("place_type", "")
-    form = PostAssignForm(request.POST, places=place_choices(manage, place_type))
+    form = PostAssignForm(
+        request.POST, places=_assign_places(request.user, place_type), kinds=_grantable(request.user)
+    )
     status = 400
     error = ""
     if form.is_valid():

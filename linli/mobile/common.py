@@ -1,4 +1,5 @@
-"""Helpers shared by the mobile views: uploaded photos, and a service's refusal shown next to its field."""
+"""Helpers shared by the mobile views: uploaded photos, a service's refusal shown next to its field, and the
+"too many requests" page of the public forms' rate limits."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import ConflictError, LinliError
@@ -15,6 +17,8 @@ T = TypeVar("T")
 
 # Shown when a form that was already sent comes back changed (its idempotency key then gets renewed).
 RESUBMIT = _("这份表单已提交过，内容与上次不同。如确需再次提交，请核对后再点一次“提交”。")
+# A rate limit of the public forms was exceeded (HTTP 429).
+TOO_MANY = _("操作过于频繁，请稍后再试")
 # Service error fields → form fields of the mobile pages.
 FIELD_MAP = {
     "description": "description",
@@ -59,3 +63,12 @@ def submit(
     except LinliError as exc:
         add_service_error(form, exc, photo_errors)
     return None
+
+
+def too_many(request: HttpRequest, wait: int, *, back: str = "") -> HttpResponse:
+    """HTTP 429 "操作过于频繁，请稍后再试" in the mobile pages' style, with ``Retry-After``; nothing was written."""
+    response = render(
+        request, "mobile/429.html", {"minutes": max(1, -(-wait // 60)), "back": back}, status=429
+    )
+    response["Retry-After"] = str(wait)
+    return response

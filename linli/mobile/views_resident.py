@@ -1,9 +1,11 @@
 """Resident pages: report from a building's QR code, "me too" (+1), follow a report through its tracking link and
-answer the callback, and the anonymous wish box. No account needed; thin views over the cases services."""
+answer the callback, and the anonymous wish box. No account needed; thin views over the cases services.
+
+Every form here is rate-limited per client address, and the report also per phone (``linli.core.ratelimit``): over
+a limit the answer is HTTP 429 "操作过于频繁，请稍后再试" and nothing is written."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -18,16 +20,12 @@ from linli.cases import attachments, feedback, place_codes, services, supporters
 from linli.cases import selectors as case_selectors
 from linli.cases.choices import CALLBACK, Action, Channel
 from linli.cases.models import AttachmentPurpose, Case
+from linli.core import ratelimit
 from linli.core.errors import ConflictError, LinliError
 from linli.mobile import selectors
-from linli.mobile.common import RESUBMIT, add_service_error, submit, uploaded_photos
+from linli.mobile.common import RESUBMIT, TOO_MANY, add_service_error, submit, too_many, uploaded_photos
 from linli.mobile.forms import ConfirmForm, ReportForm, WishForm, new_key
 from linli.mobile.wishbox import WISH_CATEGORY, sign_form, unsign_form
-
-# The browser's "me too" token: random, long-lived, used for nothing but counting a +1 once per browser.
-BROWSER_COOKIE = "linli_browser"
-BROWSER_COOKIE_AGE = 2 * 365 * 24 * 3600
-
 
 # ------------------------------------------------------------------------------------------------- report
 
@@ -41,10 +39,17 @@ def report(request: HttpRequest, code: str) -> HttpResponse:
     categories = selectors.active_categories()
     photo_errors: list[str] = []
     if request.method == "POST":
+        wait = ratelimit.over_limit(request, "report_ip")
+        if wait is not None:
+            return too_many(request, wait, back=request.path)
         form = ReportForm(request.POST, categories=categories)
         photos = uploaded_photos(request)
         if form.is_valid():
             data = form.cleaned_data
+            phone = ratelimit.phone_digits(data["phone"])
+            wait = ratelimit.over_limit(request, "report_phone", phone) if phone else None
+            if wait is not None:
+                return too_many(request, wait, back=request.path)
             case = submit(
                 form,
                 photo_errors,
@@ -83,47 +88,42 @@ def report(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-def _browser_token(request: HttpRequest) -> tuple[str, bool]:
-    """The browser's +1 token from its cookie, or a new one (``True`` = it must be set)."""
-    token = request.COOKIES.get(BROWSER_COOKIE, "")
-    if len(token) == 32 and token.replace("-", "").replace("_", "").isalnum():
-        return token, False
-    return secrets.token_urlsafe(24), True
-
-
 @require_POST
 def support(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    """Me too (我也遇到了, +1) on an open problem of the building, once per browser."""
+    """Me too (我也遇到了, +1) on an open problem of the building: once per client address (an IPv4 address or an
+    IPv6 /64) and case, and at most ``support_ip`` presses per address and hour (ADR 0021). A cookie is not asked
+    for: a fresh one costs nothing."""
     building = place_codes.building_for_code(code)
     if building is None:
         raise Http404
     case = selectors.open_problem(building, pk)
     if case is None:
         raise Http404
-    token, new_cookie = _browser_token(request)
+    wait = ratelimit.over_limit(request, "support_ip")
+    added: bool | None = None
     error = ""
-    try:
-        added: bool | None = supporters.support(case=case, who=f"browser:{token}")
-    except LinliError as exc:  # the case moved on meanwhile (closed, merged)
-        added, error = None, str(exc)
+    if wait is None:
+        try:
+            added = supporters.support(
+                case=case, who=supporters.address_who(ratelimit.client_network(request))
+            )
+        except LinliError as exc:  # the case moved on meanwhile (closed, merged)
+            error = str(exc)
+    if not request.htmx:  # type: ignore[attr-defined]
+        if wait is not None:
+            return too_many(request, wait, back=reverse("mobile:report", args=[code]))
+        return redirect(reverse("mobile:report", args=[code]) + f"#case-{case.pk}")
     count = supporters.supporter_counts([case.pk]).get(case.pk, 0)
-    if request.htmx:  # type: ignore[attr-defined]
-        response = render(
-            request,
-            "mobile/_support.html",
-            {"p": selectors.OpenProblem(case, count), "code": code, "added": added, "error": error},
-        )
-    else:
-        response = redirect(reverse("mobile:report", args=[code]) + f"#case-{case.pk}")
-    if new_cookie:
-        response.set_cookie(
-            BROWSER_COOKIE,
-            token,
-            max_age=BROWSER_COOKIE_AGE,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
+    if wait is not None:
+        error = str(TOO_MANY)
+    response = render(
+        request,
+        "mobile/_support.html",
+        {"p": selectors.OpenProblem(case, count), "code": code, "added": added, "error": error},
+        status=429 if wait is not None else 200,
+    )
+    if wait is not None:
+        response["Retry-After"] = str(wait)
     return response
 
 
@@ -167,6 +167,9 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
     form = ConfirmForm(initial={"version": case.version})
     done = ""
     if request.method == "POST":
+        wait = ratelimit.over_limit(request, "track_ip")
+        if wait is not None:
+            return too_many(request, wait, back=request.path)
         if not can_answer:
             done = _("该诉求当前无需回访评价。")
         else:
@@ -230,8 +233,10 @@ def photo(request: HttpRequest, token: str, pk: int) -> FileResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def wish(request: HttpRequest, code: str) -> HttpResponse:
-    """心语心愿箱: anonymous by construction. Nothing of the request (address, browser, cookies) is read or kept,
-    no cookie is set, and the case is created without an actor, so its timeline and audit rows name no one."""
+    """心语心愿箱: anonymous by construction. Nothing of the request (browser, cookies) is kept, no cookie is set,
+    and the case is created without an actor, so its timeline and audit rows name no one. The client address is
+    read only to count the box's rate limit (a hashed cache key that expires with its window, never linked to the
+    wish)."""
     place = place_codes.place_for_code(code)
     if place is None:
         raise Http404
@@ -240,6 +245,9 @@ def wish(request: HttpRequest, code: str) -> HttpResponse:
     default = selectors.category_by_code(WISH_CATEGORY)
     ctx: dict[str, Any] = {"place": selectors.place_label(grid, building), "code": code}
     if request.method == "POST":
+        wait = ratelimit.over_limit(request, "wish_ip")
+        if wait is not None:
+            return too_many(request, wait, back=request.path)
         form = WishForm(request.POST, categories=categories)
         stamp = unsign_form(request.POST.get("stamp", ""), code)
         if stamp is None:

@@ -34,6 +34,8 @@ class Message(models.Model):
     last_error = models.TextField(blank=True, default="")
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Throttled SMS (receipts the public can trigger): a keyed digest of the phone, to count what it was sent lately.
+    throttle_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [
@@ -45,6 +47,12 @@ class Message(models.Model):
             ),
             # The sweep: attempts whose worker died (claim expired).
             models.Index(fields=["claimed_until"], name="notif_msg_claim_idx", condition=Q(status="sending")),
+            # Throttled SMS to one phone, newest first.
+            models.Index(
+                fields=["throttle_key", "-created_at"],
+                name="notif_sms_throttle_idx",
+                condition=~Q(throttle_key=""),
+            ),
             # A user's inbox, newest first.
             models.Index(
                 fields=["recipient", "-created_at", "-id"],

@@ -5,6 +5,10 @@ A message is written with the business change or not at all (rollback → no row
 attempts run out, and the monitor sweep re-dispatches rows whose task vanished or whose worker died mid-send.
 Delivery is at-least-once; the webhook's ``Idempotency-Key`` (and the SMS gateway's key) let a receiver drop the
 one duplicate a crash between sending and recording can cause.
+
+SMS that anyone can trigger (a receipt for a public report) are written with ``throttle=True``: at most one per
+phone per ``LINLI_SMS_RECEIPT_MINUTES`` and ``LINLI_SMS_RECEIPT_DAILY`` per phone and day; over that nothing is
+written (``notify`` returns ``None``), so a flood of reports naming one phone cannot flood that phone.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from linli.core.crypto import cipher
+from linli.core.masking import mask_phone
+from linli.core.ratelimit import phone_digits
 from linli.notifications.choices import CLAIMABLE, Channel, Status
 from linli.notifications.models import Message
 from linli.notifications.transports import TRANSPORTS, PermanentError, transport_for
@@ -62,12 +68,14 @@ def notify(
     body: str,
     payload: dict[str, Any] | None = None,
     dedupe_key: str,
+    throttle: bool = False,
 ) -> Message | None:
     """Write one outbox row in the caller's transaction and queue its delivery for after the commit.
 
     Returns the new message, or ``None`` when a message with this ``dedupe_key`` exists already (the same business
     event notified twice). Nothing is sent inside the transaction. ``address`` defaults to the recipient's e-mail
-    on the email channel; inbox messages need a recipient, the other channels an address.
+    on the email channel; inbox messages need a recipient, the other channels an address. ``throttle`` (SMS only)
+    caps what one phone is sent (see the module doc); a capped message is not written and ``None`` is returned.
     """
     if channel not in TRANSPORTS:
         raise ValueError(f"未知的通知渠道：{channel}")
@@ -87,6 +95,12 @@ def notify(
         TRANSPORTS[channel].check_address(address)
     now = timezone.now()
     inbox = channel == Channel.INBOX
+    throttle_key = ""
+    if channel == Channel.SMS and throttle:
+        throttle_key = cipher().digest(phone_digits(address), "sms-throttle")
+        if _throttled(throttle_key, now):
+            logger.info("SMS to %s not queued: per-phone limit reached (%s)", mask_phone(address), dedupe_key)
+            return None
     if channel == Channel.SMS:
         address = cipher().encrypt(address)  # phones are personal data: encrypted at rest like the registry's
     message = Message(
@@ -102,6 +116,7 @@ def notify(
         sent_at=now if inbox else None,
         next_attempt_at=None if inbox else now,
         claimed_until=None if inbox else now + DISPATCH_LEASE,
+        throttle_key=throttle_key,
     )
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not break the caller's transaction
@@ -114,6 +129,23 @@ def notify(
         message_id = message.pk
         transaction.on_commit(lambda: _enqueue(message_id), robust=True)
     return message
+
+
+def _throttled(throttle_key: str, now: dt.datetime) -> bool:
+    """Whether the phone behind ``throttle_key`` had a throttled SMS within the last few minutes or its daily cap.
+
+    Checked and written in the caller's transaction; concurrent writers for one phone are serialised (SQLite's
+    write lock is taken at ``BEGIN IMMEDIATE``; on PostgreSQL a transaction-scoped advisory lock on the key)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [throttle_key])
+    gap = dt.timedelta(minutes=max(0, int(settings.LINLI_SMS_RECEIPT_MINUTES)))
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = Message.objects.filter(throttle_key=throttle_key, created_at__gte=min(now - gap, midnight))
+    times = list(recent.order_by("-created_at").values_list("created_at", flat=True)[:1000])
+    if gap and times and times[0] > now - gap:
+        return True
+    return sum(1 for t in times if t >= midnight) >= max(0, int(settings.LINLI_SMS_RECEIPT_DAILY))
 
 
 def _enqueue(message_id: int) -> None:

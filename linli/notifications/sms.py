@@ -12,6 +12,7 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from linli.core.logfilters import redact
 from linli.core.masking import mask_phone
 
 logger = logging.getLogger("linli.sms")
@@ -25,11 +26,13 @@ class SmsGateway(abc.ABC):
 
 
 class ConsoleSmsGateway(SmsGateway):
-    """Development backend: logs the message (phone masked) and sends nothing."""
+    """Development backend: logs the message and sends nothing. The log gets a redacted form only: the phone
+    masked and the tracking link's token replaced (the link is a bearer secret: whoever has it follows the case
+    and answers its callback)."""
 
     def send(self, *, phone: str, text: str, idempotency_key: str) -> None:
         logger.warning(
-            "SMS (console backend, not sent) to %s [%s]: %s", mask_phone(phone), idempotency_key, text
+            "SMS (console backend, not sent) to %s [%s]: %s", mask_phone(phone), idempotency_key, redact(text)
         )
 
 

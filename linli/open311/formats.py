@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET  # writing only: nothing is parsed here
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 FORMATS = ("xml", "json")
@@ -37,12 +37,14 @@ _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Open311Error(Exception):
-    """An error in the spec's format: HTTP 400, 403 or 404 and a list of ``{code, description}``."""
+    """An error in the spec's format: HTTP 400, 403, 404 (or 429 over a rate limit, with ``Retry-After``) and a
+    list of ``{code, description}``."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after = retry_after
 
 
 def w3c(value: dt.datetime | None) -> str | None:
@@ -103,3 +105,9 @@ def error_response(fmt: str, status: int, *descriptions: str) -> HttpResponse:
     response = respond(fmt if fmt in FORMATS else "xml", "errors", errors, status=status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def boundary_error(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """A refusal of ``linli.core.boundary`` (NUL, out-of-range number) as the spec's error list: JSON for a
+    ``.json`` path, XML otherwise."""
+    return error_response("json" if request.path_info.endswith(".json") else "xml", status, message)

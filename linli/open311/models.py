@@ -13,7 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from linli.cases.models import Case, CaseEvent
-from linli.registry.models import Grid
+from linli.registry.models import Grid, Region
 
 
 class ApiClient(models.Model):
@@ -36,6 +36,16 @@ class ApiClient(models.Model):
     created_at = models.DateTimeField(_("创建时间"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The creator's area (ADR 0019): managers see and revoke only the keys of areas inside their own; no area is
+    # an installation-wide key (made on the command line or by a superuser), for configuration holders only.
+    area = models.ForeignKey(
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("所属区域"),
     )
     revoked_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
     revoked_by = models.ForeignKey(

@@ -25,6 +25,8 @@ WINDOW = dt.timedelta(days=90)  # the spec's default and widest date range of GE
 JURISDICTION_LEVELS = (RegionLevel.CITY, RegionLevel.COUNTY)
 STRING_MAX = 200
 TEXT_MAX = 2000
+MAX_ATTRIBUTES = 50  # attribute codes in one POST
+MAX_VALUES = 50  # values of one multi-valued attribute
 
 
 def parse_w3c(raw: str, name: str) -> dt.datetime:
@@ -148,14 +150,26 @@ def _number(raw: str, label: str) -> int | float:
 
 def check_attributes(definition: list[CategoryAttribute], sent: dict[str, list[str]]) -> dict[str, Any]:
     """The values to store on the case, by attribute code, checked against the service definition: required
-    ones present, numbers numeric, datetimes W3C, list values among the allowed keys. Attributes the definition
-    does not list, and values of informational (``variable=false``) attributes, are ignored."""
+    ones present, numbers numeric, datetimes W3C, list values among the allowed keys. An attribute the definition
+    does not declare is refused (400, naming it), and so are more than ``MAX_ATTRIBUTES`` codes or
+    ``MAX_VALUES`` values of one; values of informational (``variable=false``) attributes are ignored."""
+    if len(sent) > MAX_ATTRIBUTES:
+        raise Open311Error(400, f"attribute 一次最多 {MAX_ATTRIBUTES} 项（当前 {len(sent)} 项）")
+    declared = {a.code for a in definition}
+    unknown = [code for code in sent if code not in declared]
+    if unknown:
+        raise Open311Error(
+            400,
+            f"attribute[{unknown[0][:40]}] 不是该服务声明的属性，请先调用 services/{{service_code}} 获取定义",
+        )
     clean: dict[str, Any] = {}
     for attr in definition:
         if not attr.variable:
             continue
         label = f"attribute[{attr.code}]（{attr.description}）"
         values = [v.strip() for v in sent.get(attr.code, [])]
+        if len(values) > MAX_VALUES:
+            raise Open311Error(400, f"{label}最多 {MAX_VALUES} 个值")
         if not values:
             if attr.required:
                 raise Open311Error(400, f"{label}为必填项")

@@ -1,15 +1,19 @@
 """Reads behind the GeoReport v2 endpoints, and how a case looks to an Open311 client.
 
-Open311 is public: nothing here is scoped to a user. What is public is decided once (``PUBLIC``): anonymous and
-wish-box (心语心愿箱) cases are never listed, and no reporter name, phone or e-mail ever leaves through these
-reads. Every list is one query whatever its length (categories, places, department and the Open311 row are
-joined in).
+Open311 is public: nothing here is scoped to a user. What is public is decided once (``public_filter``, ADR 0021):
+only cases of the channels the deployment opts in (``LINLI_OPEN311_PUBLIC_CHANNELS``; by default residents' own
+reports — the QR page and Open311 clients — never hotline, door-knocking, patrol or staff entries), never anonymous
+or wish-box (心语心愿箱) cases. A case is known to the public by its random ``public_id``, never by its sequential
+number; its place is coarsened to the compound (grid): the grid's centre, no building, no street address. No
+reporter name, phone or e-mail ever leaves through these reads. Every list is one query whatever its length
+(categories, places, department and the Open311 row are joined in).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from linli.cases.choices import TERMINAL, Action, Channel, HandlingLevel, Status, TimeUnit
@@ -20,8 +24,28 @@ from linli.open311.params import Jurisdiction, Window
 
 MAX_RESULTS = 1000  # per response of GET requests and GET servicerequestupdates (the spec's default cap)
 DESCRIPTION_MAX = 4000  # the spec's limit; longer case texts (other channels allow 5,000) are cut in output
+COORD_DECIMALS = 3  # published coordinates: about 100 m
 
-PUBLIC = ~Q(anonymous=True) & ~Q(channel=Channel.WISH_BOX)
+PUBLIC_ID_MAX = 16
+DEFAULT_PUBLIC_CHANNELS = (Channel.QR_RESIDENT, Channel.OPEN311)
+
+
+def public_channels() -> list[str]:
+    """The channels whose cases the public feed shows (the wish box never: anonymous by construction)."""
+    chosen = getattr(settings, "LINLI_OPEN311_PUBLIC_CHANNELS", DEFAULT_PUBLIC_CHANNELS)
+    return [str(c) for c in chosen if c in Channel.values and c != Channel.WISH_BOX]
+
+
+def public_filter(prefix: str = "") -> Q:
+    """Public cases: an opted-in channel and not anonymous (``prefix`` = the path to the case, e.g. ``case__``)."""
+    return Q(**{f"{prefix}channel__in": public_channels()}) & ~Q(**{f"{prefix}anonymous": True})
+
+
+def public_ids(raw: list[str]) -> list[str]:
+    """Sent identifiers as public ids look (lower case, at most 16 characters); anything else matches nothing."""
+    return [i.strip().lower() for i in raw if 0 < len(i.strip()) <= PUBLIC_ID_MAX]
+
+
 CLOSED_STATUSES = tuple(str(s) for s in TERMINAL)  # closed, rejected, merged
 OPEN_STATUSES = tuple(s for s in Status.values if s not in CLOSED_STATUSES)
 
@@ -123,10 +147,8 @@ def service_definition(service_code: str) -> dict[str, Any]:
 
 def _public_cases(jur: Jurisdiction) -> QuerySet[Case]:
     return (
-        Case.objects.filter(PUBLIC, region_code__range=jur.code_range)
-        .select_related(
-            "category", "handler_department", "grid__community__parent", "building", "merged_into", "open311"
-        )
+        Case.objects.filter(public_filter(), region_code__range=jur.code_range)
+        .select_related("category", "handler_department", "grid__community__parent", "merged_into", "open311")
         .order_by("-created_at", "-id")
     )
 
@@ -139,11 +161,11 @@ def requests_list(
     window: Window,
     statuses: list[str] | None = None,
 ) -> list[Case]:
-    """GET requests: ``ids`` (case numbers) override every other filter; otherwise the date window on the
+    """GET requests: ``ids`` (public ids) override every other filter; otherwise the date window on the
     request time, the service codes and open/closed. At most ``MAX_RESULTS``, newest first."""
     qs = _public_cases(jur)
     if ids:
-        return list(qs.filter(number__in=[i.upper() for i in ids])[:MAX_RESULTS])
+        return list(qs.filter(public_id__in=public_ids(ids))[:MAX_RESULTS])
     qs = qs.filter(created_at__gte=window.start, created_at__lte=window.end)
     if service_codes:
         qs = qs.filter(category__service_code__in=service_codes)
@@ -153,8 +175,9 @@ def requests_list(
 
 
 def request_get(jur: Jurisdiction, service_request_id: str) -> Case:
-    number = service_request_id.strip().upper()
-    case = _public_cases(jur).filter(number=number).first() if 0 < len(number) <= 24 else None
+    """A public case by its public id (a case number is not an identifier here: 404)."""
+    wanted = public_ids([service_request_id])
+    case = _public_cases(jur).filter(public_id=wanted[0]).first() if wanted else None
     if case is None:
         raise Open311Error(404, f"service_request_id {service_request_id[:40]} 不存在")
     return case
@@ -187,7 +210,7 @@ def _agency(c: Case) -> str:
 def _status_notes(c: Case) -> str:
     label = str(c.get_status_display())
     if c.status == Status.MERGED and c.merged_into is not None:
-        return f"{label}：与 {c.merged_into.number} 为同一问题，请跟踪该诉求"
+        return f"{label}：与 {c.merged_into.public_id} 为同一问题，请跟踪该诉求"
     if c.status == Status.CLOSED and c.satisfaction:
         return f"{label}（回访：{c.get_satisfaction_display()}）"
     return label
@@ -201,10 +224,8 @@ def service_notice(category: Category) -> str:
 
 
 def _address(c: Case) -> str:
-    if c.address:
-        return c.address
-    building = c.building.name if c.building is not None else ""
-    return f"{c.grid.name}{building}，{c.grid.community.name}"
+    """The compound (grid) and its community: never a building, a door or the address typed with the report."""
+    return f"{c.grid.name}，{c.grid.community.name}"
 
 
 def _media_url(c: Case) -> str | None:
@@ -213,17 +234,18 @@ def _media_url(c: Case) -> str | None:
 
 
 def request_out(c: Case) -> dict[str, Any]:
-    """One case as a GeoReport v2 ``request``. No reporter data: no name, phone, e-mail or account."""
+    """One case as a GeoReport v2 ``request``. No reporter data (no name, phone, e-mail or account), and the
+    place coarsened to the compound: the grid's centre (rounded to about 100 m), no building id or address."""
     closed = c.status in CLOSED_STATUSES
     updated = (c.closed_at or c.updated_at) if closed else c.updated_at
-    lat, lng = c.lat, c.lng
-    if lat is None and c.building is not None and c.building.lat is not None:
-        lat, lng = c.building.lat, c.building.lng
+    lat, lng = c.grid.centroid_lat, c.grid.centroid_lng
+    if lat is not None and lng is not None:
+        lat, lng = round(lat, COORD_DECIMALS), round(lng, COORD_DECIMALS)
     description = c.description
     if len(description) > DESCRIPTION_MAX:
         description = description[: DESCRIPTION_MAX - 1] + "…"
     return {
-        "service_request_id": c.number,
+        "service_request_id": c.public_id,
         "status": "closed" if closed else "open",
         "status_notes": _status_notes(c),
         "service_name": c.category.name,
@@ -235,7 +257,7 @@ def request_out(c: Case) -> dict[str, Any]:
         "updated_datetime": w3c(updated),
         "expected_datetime": w3c(c.resolve_due_at),
         "address": _address(c),
-        "address_id": str(c.building_id) if c.building_id else None,
+        "address_id": None,
         "zipcode": None,
         "lat": lat,
         "long": lng,
@@ -254,14 +276,13 @@ def updates_list(jur: Jurisdiction, window: Window) -> list[CaseEvent]:
     through their index."""
     return list(
         CaseEvent.objects.filter(
+            public_filter("case__"),
             at__gte=window.start,
             at__lte=window.end,
             kind__in=STATUS_KINDS,
             case__updated_at__gte=window.start,
             case__region_code__range=jur.code_range,
         )
-        .exclude(case__anonymous=True)
-        .exclude(case__channel=Channel.WISH_BOX)
         .select_related("case__open311")
         .order_by("at", "id")[:MAX_RESULTS]
     )
@@ -277,7 +298,7 @@ def update_out(e: CaseEvent) -> dict[str, Any]:
         media = row.media_url if row is not None else ""
     return {
         "update_id": str(e.pk),
-        "service_request_id": e.case.number,
+        "service_request_id": e.case.public_id,
         "status": status,
         "updated_datetime": w3c(e.at),
         "description": description,

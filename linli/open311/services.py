@@ -5,9 +5,12 @@ Every argument is checked before anything is written, and the case, its timeline
 ``Open311Request`` row are written in one transaction: a refusal (an ``Open311Error`` naming the argument)
 leaves nothing behind.
 
-Placing a request: ``address_id`` is our building id; otherwise ``lat``/``long`` go to the nearest building with
-coordinates (or, failing that, the nearest grid centre) within ``PLACE_RADIUS_M`` inside the jurisdiction;
-otherwise the client's default intake grid; otherwise the request is refused ("location outside any grid").
+Placing a request: a ``lat``/``long`` sent must lie inside the jurisdiction's area (the box around its grids'
+boundaries and centres and its buildings, widened by ``AREA_MARGIN_DEG``): a point elsewhere is refused, never
+filed on some grid of ours. ``address_id`` is our building id; otherwise ``lat``/``long`` go to the nearest
+building with coordinates (or, failing that, the nearest grid centre) within ``PLACE_RADIUS_M`` inside the
+jurisdiction; otherwise the client's default intake grid; otherwise the request is refused ("location outside any
+grid").
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -41,8 +46,11 @@ CANDIDATES = 400  # rows read around a point before picking the nearest
 # Mainland China and its islands, as case intake checks them (``linli.cases.services``).
 CHINA_LAT = (3.5, 54.0)
 CHINA_LNG = (73.0, 136.0)
+AREA_MARGIN_DEG = 0.03  # about 3 km around the outermost grid centre or building of the jurisdiction
+AREA_CACHE_SECONDS = 600
 NOT_PINPOINTED = "#NOTPINPOINTED#"  # what FixMyStreet sends as address_id when the user placed no pin
-PHONE_RE = re.compile(r"^[0-9+\-() ]{3,20}$")
+# A mobile or landline number as the QR page takes it: digits, an optional leading +, spaces or hyphens inside.
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 STATUS_RE = re.compile(r"^[A-Za-z_ ]{1,32}$")
 _url = URLValidator(schemes=["http", "https"])
 _email = EmailValidator()
@@ -136,6 +144,76 @@ def _box(lat: float, lng: float) -> tuple[tuple[float, float], tuple[float, floa
     return (lat - dlat, lat + dlat), (lng - dlng, lng + dlng)
 
 
+Box = tuple[float, float, float, float]  # south, north, west, east
+
+
+def _boundary_box(boundaries: list[object]) -> Box | None:
+    """The box around GeoJSON geometries (any nesting of coordinate lists), or None when there is none."""
+    lats: list[float] = []
+    lngs: list[float] = []
+    stack: list[object] = list(boundaries)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(
+                v for k, v in item.items() if k in ("coordinates", "geometry", "geometries", "features")
+            )
+        elif isinstance(item, list | tuple):
+            if len(item) >= 2 and all(isinstance(v, int | float) for v in item[:2]):
+                lngs.append(float(item[0]))
+                lats.append(float(item[1]))
+            else:
+                stack.extend(item)
+    return (min(lats), max(lats), min(lngs), max(lngs)) if lats else None
+
+
+def _merge(*boxes: Box | None) -> Box | None:
+    found = [b for b in boxes if b is not None]
+    if not found:
+        return None
+    return (
+        min(b[0] for b in found),
+        max(b[1] for b in found),
+        min(b[2] for b in found),
+        max(b[3] for b in found),
+    )
+
+
+def area_box(jur: Jurisdiction) -> Box | None:
+    """The jurisdiction's area as a box (grid centres, grid boundaries, building points, plus the margin), or
+    None when the registry has no coordinates there at all. Cached for ``AREA_CACHE_SECONDS``."""
+    key = f"linli.open311.area.{jur.code}"
+    cached = cache.get(key)
+    if cached is not None:
+        return tuple(cached) if cached else None  # type: ignore[return-value]
+    grids = Grid.objects.filter(region_code__range=jur.code_range)
+    g = grids.aggregate(
+        s=Min("centroid_lat"), n=Max("centroid_lat"), w=Min("centroid_lng"), e=Max("centroid_lng")
+    )
+    b = Building.objects.filter(grid__region_code__range=jur.code_range).aggregate(
+        s=Min("lat"), n=Max("lat"), w=Min("lng"), e=Max("lng")
+    )
+    boundaries = list(grids.exclude(boundary=None).values_list("boundary", flat=True)[:5000])
+    box = _merge(
+        *((a["s"], a["n"], a["w"], a["e"]) if a["s"] is not None else None for a in (g, b)),
+        _boundary_box(boundaries),
+    )
+    if box is not None:
+        m = AREA_MARGIN_DEG
+        box = (box[0] - m, box[1] + m, box[2] - m, box[3] + m)
+    cache.set(key, list(box) if box else [], AREA_CACHE_SECONDS)
+    return box
+
+
+def check_in_area(jur: Jurisdiction, lat: float, lng: float) -> None:
+    """Refuse a point outside the jurisdiction's area (when the registry has coordinates to tell)."""
+    box = area_box(jur)
+    if box is not None and not (box[0] <= lat <= box[1] and box[2] <= lng <= box[3]):
+        raise Open311Error(
+            400, f"lat/long 坐标 ({lat}, {lng}) 不在辖区 {jur.region.name}（{jur.code}）范围内，请重新定位"
+        )
+
+
 def _nearest_building(jur: Jurisdiction, lat: float, lng: float) -> Building | None:
     lat_range, lng_range = _box(lat, lng)
     rows = list(
@@ -168,6 +246,8 @@ def _nearest_grid(jur: Jurisdiction, lat: float, lng: float) -> Grid | None:
 
 def place(client: ApiClient, jur: Jurisdiction, sub: Submission) -> Place:
     point = _point(sub.lat, sub.long)
+    if point is not None:
+        check_in_area(jur, *point)
     address_id = sub.address_id.strip()
     if address_id == NOT_PINPOINTED:
         address_id = ""
@@ -219,7 +299,8 @@ def _check_contact(sub: Submission) -> dict[str, str]:
             raise Open311Error(400, f"email 格式不正确：{email[:80]}") from None
     phone = _limit(sub.phone, "phone", 20)
     if phone and not PHONE_RE.match(phone):
-        raise Open311Error(400, "phone 格式不正确：只能包含数字、空格和 + - ( )")
+        raise Open311Error(400, "phone 格式不正确：请填写手机号码或带区号的座机号码（数字，可含 + 和 -）")
+    phone = phone.replace(" ", "")
     return {
         "email": email,
         "phone": phone,
@@ -292,10 +373,10 @@ def submit_request(
 
 
 def _own_case(client: ApiClient, jur: Jurisdiction, service_request_id: str) -> Case:
-    number = service_request_id.strip().upper()
+    wanted = selectors.public_ids([service_request_id])
     row = (
-        Open311Request.objects.select_related("case").filter(case__number=number, client=client).first()
-        if 0 < len(number) <= 24
+        Open311Request.objects.select_related("case").filter(case__public_id=wanted[0], client=client).first()
+        if wanted
         else None
     )
     if row is None or not jur.covers(row.case.region_code):

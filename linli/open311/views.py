@@ -2,7 +2,9 @@
 render XML or JSON by the URL suffix. Every refusal is the spec's error list with HTTP 400, 403 or 404.
 
 Reads are public (no key). ``POST requests`` and ``POST servicerequestupdates`` need an ``api_key``: missing or
-wrong → 403, as the spec says for a wrong key and as common servers do for a missing one.
+wrong → 403, as the spec says for a wrong key and as common servers do for a missing one. Every POST counts against
+the client address's limit (``open311_ip``), a request naming a phone also against that phone's (``report_phone``,
+shared with the QR page): over a limit → 429 in the spec's error format, nothing written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from linli.core import ratelimit
 from linli.open311 import apikeys, params, selectors, services
 from linli.open311.formats import Open311Error, error_response, respond
 from linli.open311.models import ApiClient
@@ -45,7 +48,10 @@ def open311_view(*methods: str) -> Callable[[View], View]:
             try:
                 return fn(request, *args, fmt=fmt, **kwargs)
             except Open311Error as exc:
-                return error_response(fmt, exc.status, exc.description)
+                response = error_response(fmt, exc.status, exc.description)
+                if exc.retry_after is not None:
+                    response["Retry-After"] = str(exc.retry_after)
+                return response
             except SuspiciousOperation:  # body too large, too many fields
                 return error_response(fmt, 400, "请求内容过大或参数过多")
 
@@ -63,6 +69,15 @@ def _arg(request: HttpRequest, name: str) -> str:
 
 def _jurisdiction(request: HttpRequest) -> params.Jurisdiction:
     return params.jurisdiction(_arg(request, "jurisdiction_id"))
+
+
+TOO_MANY = "操作过于频繁，请稍后再试"
+
+
+def _check_rate(request: HttpRequest, name: str, value: str | None = None) -> None:
+    wait = ratelimit.over_limit(request, name, value)
+    if wait is not None:
+        raise Open311Error(429, TOO_MANY, retry_after=wait)
 
 
 def _client(request: HttpRequest) -> ApiClient:
@@ -134,12 +149,16 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
+    _check_rate(request, "open311_ip")
     client = _client(request)
     jur = _jurisdiction(request)
     sub = services.Submission(
         attributes=params.attribute_values(request.POST),
         **{name: _arg(request, name) for name in _SUBMISSION_FIELDS},
     )
+    phone = ratelimit.phone_digits(sub.phone)
+    if phone:
+        _check_rate(request, "report_phone", phone)
     row, created = services.submit_request(
         client=client, jur=jur, sub=sub, idempotency_key=request.headers.get("Idempotency-Key", "")
     )
@@ -147,7 +166,7 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
     if "respond-async" in request.headers.get("Prefer", "").lower():
         item = {"token": row.token}  # the batch pattern on request: poll tokens/{token}
     else:
-        item = {"service_request_id": row.case.number}
+        item = {"service_request_id": row.case.public_id}
     item |= {
         "service_notice": selectors.service_notice(row.case.category),
         "account_id": row.account_id or None,
@@ -183,7 +202,7 @@ def request_detail(request: HttpRequest, service_request_id: str, fmt: str) -> H
 def token(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     jur = _jurisdiction(request)
     row = selectors.token_get(jur, token)
-    return respond(fmt, "service_requests", [{"service_request_id": row.case.number, "token": row.token}])
+    return respond(fmt, "service_requests", [{"service_request_id": row.case.public_id, "token": row.token}])
 
 
 # ------------------------------------------------------------------------------ servicerequestupdates (mySociety)
@@ -192,6 +211,7 @@ def token(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
 @open311_view("GET", "HEAD", "POST")
 def updates(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
+        _check_rate(request, "open311_ip")
         client = _client(request)
         jur = _jurisdiction(request)
         media = request.POST.getlist("media_url") or [""]

@@ -413,6 +413,7 @@ COLUMNS = (
     "satisfaction",
     "merged_into_id",
     "tracking_token",
+    "public_id",
     "created_at",
     "updated_at",
 )
@@ -701,6 +702,7 @@ def _generate(
                 satisfaction,
                 merged_into,
                 f"g{pk:x}.{rng.getrandbits(120):030x}",
+                f"{pk:x}x{rng.getrandbits(64):016x}"[:16],  # unique by its id part (synthetic data)
                 created,
                 min(touched, now),
                 *extra_values,

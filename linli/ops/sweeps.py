@@ -10,6 +10,7 @@ from linli.cases import sweeps as case_sweeps
 from linli.metrics import rollup as metrics_rollup
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
+from linli.registry import import_uploads
 from linli.registry.models import ImportJob
 from linli.triage import history as triage_history
 from linli.triage.hotspots import hotspots_sweep
@@ -42,6 +43,9 @@ def import_jobs_resume() -> int:
             resumed += 1
     return resumed
 
+
+# Ledger uploads (plaintext personal data) of ended imports, and abandoned ones, are deleted (ADR 0023).
+sweep("import_uploads", every_seconds=3600)(import_uploads.uploads_sweep)
 
 # Appeals: yellow supervision at 80 % of a window, red + escalation when overdue, unanswered callbacks closed.
 sweep("cases_due_soon", every_seconds=20)(case_sweeps.cases_due_soon)

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from linli.core.errors import PermissionDenied
 from linli.core.scope import Scope, code_range
-from linli.org.choices import PostKind
+from linli.org import levels
+from linli.org.choices import CONFIG_KINDS, PostKind
 from linli.org.models import Post
 
 
@@ -29,6 +30,9 @@ class Cap:
     CASE_VIEW = "cases.view"
     CASE_HANDLE = "cases.handle"  # accept, work on, pause, resolve
     CASE_TRIAGE = "cases.triage"  # triage, assign, reject, merge, callback, reopen
+    # Installation-wide configuration (categories, working calendar, key groups, triage model, every API key):
+    # superusers, and county or city administrators whose post sits on a county or city (ADR 0019).
+    CONFIGURE = "config.manage"
 
 
 CASE_CAPS = frozenset({Cap.CASE_VIEW, Cap.CASE_HANDLE, Cap.CASE_TRIAGE})
@@ -70,20 +74,24 @@ def active_posts(user: Any, today: dt.date | None = None) -> list[Post]:
     return posts
 
 
-def scope_for(user: Any, capability: str) -> Scope:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Scope()
-    if user.is_superuser:
-        return Scope(everything=True)
+def post_caps(post: Post) -> frozenset[str]:
+    """What one post grants: its kind's capabilities, plus ``Cap.CONFIGURE`` for a county or city administrator
+    whose post sits on a county or city — the installation-wide right follows the place's level, not the label."""
+    caps = ROLE_CAPS.get(post.kind, frozenset())
+    if post.kind in CONFIG_KINDS and levels.post_fits(post):
+        caps = caps | {Cap.CONFIGURE}
+    return caps
+
+
+def scope_of(posts: Iterable[Post]) -> Scope:
+    """The places the given posts hang on, as one scope."""
     ranges: list[tuple[int, int]] = []
     regions: set[int] = set()
     grids: set[int] = set()
     buildings: set[int] = set()
     units: set[int] = set()
     departments: set[int] = set()
-    for post in active_posts(user):
-        if capability not in ROLE_CAPS.get(post.kind, frozenset()):
-            continue
+    for post in posts:
         if post.region is not None:
             ranges.append(code_range(post.region.code, post.region.level))
             regions.add(post.region.pk)
@@ -105,13 +113,33 @@ def scope_for(user: Any, capability: str) -> Scope:
     )
 
 
+def scope_for(user: Any, capability: str) -> Scope:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Scope()
+    if user.is_superuser:
+        return Scope(everything=True)
+    return scope_of(post for post in active_posts(user) if capability in post_caps(post))
+
+
 def capabilities(user: Any) -> frozenset[str]:
-    if getattr(user, "is_superuser", False):
-        return ALL_CAPS
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return ALL_CAPS | {Cap.CONFIGURE}
     caps: set[str] = set()
     for post in active_posts(user):
-        caps |= ROLE_CAPS.get(post.kind, frozenset())
+        caps |= post_caps(post)
     return frozenset(caps)
+
+
+def can_configure(user: Any) -> bool:
+    """Whether ``user`` may change installation-wide settings (``Cap.CONFIGURE``)."""
+    return Cap.CONFIGURE in capabilities(user)
+
+
+def require_configure(user: Any) -> None:
+    if not can_configure(user):
+        raise PermissionDenied("只有县（区）、市管理员可以修改全局设置")
 
 
 def can(user: Any, capability: str, obj: Model | None = None) -> bool:

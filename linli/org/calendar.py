@@ -1,7 +1,7 @@
 """Writes to the working-day calendar (``linli.core.models.CalendarDay``), audited, with the lookup cache dropped.
 
-The calendar is deployment-wide: it decides every deadline. Only a superuser or a holder of ``org.manage``
-may change it. The service lives here, not in ``linli.core``, because core sits below the audit layer.
+The calendar is deployment-wide: it decides every deadline. Only a holder of ``Cap.CONFIGURE`` (a superuser, a
+county or city administrator whose post sits on a county or city: ADR 0019) may change it. The service lives here, not in ``linli.core``, because core sits below the audit layer.
 """
 
 from __future__ import annotations
@@ -17,20 +17,14 @@ from linli.core import workdays
 from linli.core.errors import LinliError, PermissionDenied
 from linli.core.models import CalendarDay
 from linli.org import access
-from linli.org.choices import PostKind
 
 ENTITY = "core.calendarday"
 
 
-# The calendar sets every deadline of the deployment, so only city or county administrators may change it
-# (not a community secretary, who also holds org.manage for their own community).
-CALENDAR_EDITORS = frozenset({PostKind.CITY_ADMIN, PostKind.COUNTY_ADMIN})
-
-
 def can_edit_calendar(user: Any) -> bool:
-    if getattr(user, "is_superuser", False):
-        return True
-    return any(post.kind in CALENDAR_EDITORS for post in access.active_posts(user))
+    """The calendar sets every deadline of the deployment: the right follows the level of the post's place, so
+    a county administrator's post put on a community (by whoever) grants nothing here."""
+    return access.can_configure(user)
 
 
 def _check(actor: Any) -> None:
@@ -53,7 +47,7 @@ def _drop_cache() -> None:
 def calendar_day_set(*, actor: Any, day: dt.date, is_workday: bool, note: str = "") -> CalendarDay:
     """Make ``day`` a working day or a day off (overriding the official calendar), with a note such as 国庆节.
 
-    ``actor`` None is the system (data loading); a user needs ``org.manage`` or superuser rights.
+    ``actor`` None is the system (data loading); a user needs ``Cap.CONFIGURE``.
     """
     _check(actor)
     if isinstance(day, dt.datetime) or not isinstance(day, dt.date):

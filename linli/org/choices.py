@@ -21,3 +21,38 @@ class PartyOrgLevel(models.TextChoices):
     COMMITTEE = "committee", _("社区党委")
     BRANCH = "branch", _("小区(网格)党支部")
     GROUP = "group", _("楼栋党小组")
+
+
+# The place each post kind sits on: the place field and, for a region, its level. A post's rights follow the
+# level of its place, so each kind fits exactly one kind of place (ADR 0019).
+POST_PLACE: dict[str, tuple[str, str | None]] = {
+    PostKind.CITY_ADMIN: ("region", "city"),
+    PostKind.COUNTY_ADMIN: ("region", "county"),
+    PostKind.STREET_STAFF: ("region", "street"),
+    PostKind.SECRETARY: ("region", "community"),
+    PostKind.COMMUNITY_WORKER: ("region", "community"),
+    PostKind.GRID_WORKER: ("grid", None),
+    PostKind.OWNERS_COMMITTEE: ("grid", None),
+    PostKind.PROPERTY_MANAGER: ("grid", None),
+    PostKind.BUILDING_CAPTAIN: ("building", None),
+    PostKind.UNIT_CAPTAIN: ("unit", None),
+    PostKind.DEPARTMENT_HANDLER: ("department", None),
+}
+
+# The rank of each kind: nobody grants (or ends) a post ranked above the highest post they hold over the place.
+POST_RANK: dict[str, int] = {
+    PostKind.CITY_ADMIN: 90,
+    PostKind.COUNTY_ADMIN: 80,
+    PostKind.STREET_STAFF: 70,
+    PostKind.SECRETARY: 60,
+    PostKind.COMMUNITY_WORKER: 50,
+    PostKind.DEPARTMENT_HANDLER: 40,
+    PostKind.GRID_WORKER: 30,
+    PostKind.PROPERTY_MANAGER: 20,
+    PostKind.OWNERS_COMMITTEE: 20,
+    PostKind.BUILDING_CAPTAIN: 20,
+    PostKind.UNIT_CAPTAIN: 10,
+}
+
+# Kinds whose holders configure the installation (``Cap.CONFIGURE``) — only while the post sits on its own level.
+CONFIG_KINDS = frozenset({PostKind.CITY_ADMIN, PostKind.COUNTY_ADMIN})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
+from linli.org import levels
 from linli.org.choices import PartyOrgLevel, PostKind
 from linli.registry.models import Building, Grid, Region, Resident, Unit
 
@@ -109,3 +111,10 @@ class Post(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.region or self.grid or self.building or self.unit or self.department}"
+
+    def clean(self) -> None:
+        """Mirrors the level rule of ``services.post_assign`` (ADR 0019) for model forms and scripts."""
+        place = levels.post_place(self)
+        error = levels.misfit(self.kind, place) if place is not None else None
+        if error:
+            raise ValidationError({"kind": error})

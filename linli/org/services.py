@@ -1,6 +1,9 @@
 """Writes to the organisation: posts (who holds which duty on which place) and the party organisation tree.
 
 Each function takes the caller's ``org.manage`` scope; a place outside it is refused before anything is written.
+Posts follow the level rule of ADR 0019 (``post_assign`` is the one place it is enforced for the console, the API
+and scripts): a kind sits only on its own level of place, and a person sets up (or ends) only posts ranked at or
+below a post of their own that covers the place.
 """
 
 from __future__ import annotations
@@ -14,24 +17,22 @@ from django.db.models import Model
 from linli.audit import services as audit
 from linli.core.errors import LinliError, PermissionDenied
 from linli.core.scope import Scope
-from linli.org.choices import PartyOrgLevel, PostKind
+from linli.org import access, levels
+from linli.org.choices import POST_PLACE, PartyOrgLevel, PostKind
 from linli.org.models import Department, PartyMember, PartyOrg, Post
 from linli.registry.models import Building, Grid, Region, Resident, Unit
 
 Place = Region | Grid | Building | Unit | Department
-# Which kind of place each post sits on.
+# Which kind of place each post sits on (the level of a region is in ``choices.POST_PLACE``).
+PLACE_MODELS: dict[str, type[Model]] = {
+    "region": Region,
+    "grid": Grid,
+    "building": Building,
+    "unit": Unit,
+    "department": Department,
+}
 POST_PLACES: dict[str, tuple[type[Model], ...]] = {
-    PostKind.GRID_WORKER: (Grid,),
-    PostKind.BUILDING_CAPTAIN: (Building,),
-    PostKind.UNIT_CAPTAIN: (Unit,),
-    PostKind.COMMUNITY_WORKER: (Region,),
-    PostKind.SECRETARY: (Region,),
-    PostKind.STREET_STAFF: (Region,),
-    PostKind.COUNTY_ADMIN: (Region,),
-    PostKind.CITY_ADMIN: (Region,),
-    PostKind.OWNERS_COMMITTEE: (Grid,),
-    PostKind.PROPERTY_MANAGER: (Grid,),
-    PostKind.DEPARTMENT_HANDLER: (Department,),
+    kind: (PLACE_MODELS[field],) for kind, (field, _level) in POST_PLACE.items()
 }
 PARTY_PARENT = {
     PartyOrgLevel.COMMITTEE: PartyOrgLevel.WORKING_COMMITTEE,
@@ -55,6 +56,48 @@ def _place_kwargs(place: Place) -> dict[str, Any]:
     return {key: place}
 
 
+def _is_person(actor: Any) -> bool:
+    return getattr(actor, "pk", None) is not None
+
+
+def grant_posts(actor: Any) -> list[Post]:
+    """The actor's posts that let them set up posts: ``org.manage`` on a place that fits the post's kind."""
+    return [
+        post
+        for post in access.active_posts(actor)
+        if access.Cap.ORG_MANAGE in access.post_caps(post) and levels.post_fits(post)
+    ]
+
+
+def grant_scope(actor: Any) -> Scope:
+    """The places on which ``actor`` may set up at least some post (everything for a superuser)."""
+    if getattr(actor, "is_superuser", False):
+        return Scope(everything=True)
+    return access.scope_of(grant_posts(actor))
+
+
+def grantable_kinds(actor: Any) -> list[str]:
+    """The post kinds ``actor`` may grant somewhere, highest first: those ranked at or below their own highest
+    granting post (a county administrator grants everything but a city administrator; a secretary community
+    posts and below)."""
+    kinds = sorted(POST_PLACE, key=lambda k: (-levels.rank(k), k))
+    if getattr(actor, "is_superuser", False):
+        return kinds
+    top = max((levels.rank(post.kind) for post in grant_posts(actor)), default=-1)
+    return [kind for kind in kinds if levels.rank(kind) <= top]
+
+
+def may_grant(actor: Any, kind: str, place: Place) -> bool:
+    """Whether ``actor`` may set up or end a ``kind`` post on ``place``: a superuser, or one of their granting
+    posts covers the place and is ranked at or above ``kind``. The system (``actor=None``) is trusted."""
+    if not _is_person(actor) or getattr(actor, "is_superuser", False):
+        return True
+    return any(
+        levels.rank(post.kind) >= levels.rank(kind) and place_in_scope(access.scope_of([post]), place)
+        for post in grant_posts(actor)
+    )
+
+
 @transaction.atomic
 def post_assign(
     *,
@@ -67,16 +110,15 @@ def post_assign(
     full_time: bool = True,
     started_on: dt.date,
 ) -> Post:
-    if kind not in POST_PLACES:
-        raise LinliError(f"未知的岗位：{kind}")
-    if not isinstance(place, POST_PLACES[kind]):
-        raise LinliError(
-            f"{PostKind(kind).label}应设在{'、'.join(str(t._meta.verbose_name) for t in POST_PLACES[kind])}上"
-        )
+    error = levels.misfit(kind, place)
+    if error:
+        raise LinliError(error, field="kind")
     if user is None and resident is None:
         raise LinliError("岗位须有任职人（账号或居民）")
     if not place_in_scope(scope, place):
         raise PermissionDenied("该地点不在您的管辖范围内，不能设置岗位")
+    if not may_grant(actor, kind, place):
+        raise PermissionDenied(f"您不能设置“{PostKind(kind).label}”岗位：不能授予高于本人岗位的职务")
     post = Post.objects.create(
         kind=kind,
         user=user,
@@ -106,6 +148,8 @@ def post_end(*, actor: Any, scope: Scope, post: Post, ended_on: dt.date) -> Post
     place = post.region or post.grid or post.building or post.unit or post.department
     if place is None or not place_in_scope(scope, place):
         raise PermissionDenied("该岗位不在您的管辖范围内")
+    if not may_grant(actor, post.kind, place):
+        raise PermissionDenied(f"您不能办理“{post.get_kind_display()}”岗位的离任：高于本人岗位的职务")
     if ended_on < post.started_on:
         raise LinliError("离任日期不能早于任职日期")
     ended = Post.objects.filter(pk=post.pk, ended_on__isnull=True).update(ended_on=ended_on)

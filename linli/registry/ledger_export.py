@@ -19,6 +19,7 @@ from django.utils import timezone
 from linli.audit.models import AccessLog
 from linli.core.crypto import DecryptionError, cipher
 from linli.core.errors import LinliError
+from linli.core.files import make_private
 from linli.core.scope import Scope, code_range
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus, Sex
 from linli.registry.ledger import HEADERS, guard
@@ -179,4 +180,5 @@ def export_residents(
             ws.append([cell(v) for v in _row(r, groups.get(r["id"], []), moved.get(r["id"]), reveal)])
         count += len(page)
     wb.save(out_path_or_file)
+    make_private(out_path_or_file)  # a path: 0600, readable by the service's account only
     return count

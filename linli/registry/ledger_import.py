@@ -32,8 +32,10 @@ from linli.audit.models import ChangeRecord
 from linli.audit.services import diff
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError
+from linli.core.files import create_private, make_private
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.scope import Scope
+from linli.registry import import_uploads as uploads
 from linli.registry import ledger_bulk as bulk
 from linli.registry.choices import ResidentStatus
 from linli.registry.ledger import (
@@ -1012,6 +1014,7 @@ def write_report(result: ImportResult, out_path: str | Path) -> Path:
             writer = csv.writer(fh)
             writer.writerow(REPORT_HEADERS)
             writer.writerows(rows)
+        make_private(out)
         return out
     from openpyxl import Workbook
 
@@ -1023,6 +1026,7 @@ def write_report(result: ImportResult, out_path: str | Path) -> Path:
     for number, column, reason in rows:
         ws.append([number, column, reason])
     wb.save(out)
+    make_private(out)
     return out
 
 
@@ -1034,14 +1038,12 @@ _SAFE_NAME = re.compile(r"[^\w.\-]+")
 def import_job_create(*, actor: Any, filename: str, fileobj: IO[bytes], dry_run: bool = False) -> ImportJob:
     """Store the upload under ``DATA_DIR/imports`` (size-checked while copying), check it opens as a ledger, and
     record a queued job. Raises ``LedgerFileError`` (nothing stored) when the file is too big or unreadable."""
-    directory = Path(settings.DATA_DIR) / "imports"
-    directory.mkdir(parents=True, exist_ok=True)
     name = Path(filename or "ledger").name[:200]
-    dest = directory / f"{uuid.uuid4().hex}-{_SAFE_NAME.sub('_', name)[-80:]}"
+    dest = uploads.uploads_dir() / f"{uuid.uuid4().hex}-{_SAFE_NAME.sub('_', name)[-80:]}"
     digest = hashlib.sha256()
     size = 0
     try:
-        with dest.open("wb") as out:
+        with create_private(dest) as out:  # 0600; deleted when the job ends (linli.registry.import_uploads)
             while chunk := fileobj.read(1 << 20):
                 size += len(chunk)
                 check_size(size)
@@ -1122,6 +1124,9 @@ def import_job_run(job_id: int, scope: Scope, progress: Progress | None = None) 
     except (LedgerFileError, LinliError) as exc:
         if not isinstance(exc, ImportInterrupted):
             ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, message=str(exc)[:500])
+            uploads.discard(
+                job.path
+            )  # ended: the plaintext ledger goes (an interrupted job keeps it to resume)
         raise
     job.status = ImportJob.Status.DONE
     job.rows_total = result.rows_total
@@ -1142,6 +1147,7 @@ def import_job_run(job_id: int, scope: Scope, progress: Progress | None = None) 
             "errors",
         ]
     job.save(update_fields=fields)
+    uploads.discard(job.path)
     return result
 
 

@@ -115,6 +115,45 @@ def _fresh_triage_model_cache() -> None:
     triage.forget_active()
 
 
+def _commits(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    return transactional or bool({"transactional_db", "live_server"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request, django_db_blocker):
+    """Rate-limit counters live in the shared cache (ADR 0021): no test may trip another's limits. A Redis or
+    in-memory cache is emptied before and after each test; the database cache's rows roll back with the test,
+    and after a transactional test (which commits) its table is emptied."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    in_database = "DatabaseCache" in settings.CACHES["default"]["BACKEND"]
+    if not in_database:
+        _clear_own_keys(cache)
+    yield
+    if not in_database:
+        _clear_own_keys(cache)
+    elif _commits(request):
+        with django_db_blocker.unblock():
+            cache.clear()
+
+
+def _clear_own_keys(cache) -> None:
+    """Empty this worker's part of the cache. Redis's clear() is FLUSHDB, which would also reset the counters of a
+    test running at the same moment in the other xdist worker; delete only the keys under this worker's prefix."""
+    prefix = cache.key_prefix
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if not prefix or client is None:
+        cache.clear()
+        return
+    redis = client(write=True)
+    keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()

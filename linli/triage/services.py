@@ -17,7 +17,6 @@ from linli.cases.models import Category
 from linli.core.crypto import cipher
 from linli.core.errors import LinliError, PermissionDenied
 from linli.org import access
-from linli.org.access import Cap
 from linli.triage.model import Params, Prediction, TextClassifier, cross_validate
 from linli.triage.models import TriageModel
 
@@ -155,13 +154,13 @@ def rollback() -> TriageModel:
 
 
 def can_manage(actor: Any) -> bool:
-    """Activating and rolling back versions is installation-wide, like editing categories: ``Cap.ORG_MANAGE``."""
-    return access.can(actor, Cap.ORG_MANAGE)
+    """Activating and rolling back versions is installation-wide, like editing categories: ``Cap.CONFIGURE``."""
+    return access.can_configure(actor)
 
 
 def require_manager(actor: Any) -> None:
     if not can_manage(actor):
-        raise PermissionDenied("只有县（区）、市管理员和社区书记可以启用或回滚分拣模型")
+        raise PermissionDenied("只有县（区）、市管理员可以启用或回滚分拣模型")
 
 
 def active_model() -> TriageModel | None:

@@ -82,7 +82,13 @@ def test_models_list_needs_triage_rights(model, world):
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [("county_admin", True), ("secretary", True), ("community_worker", False), ("street_staff", False)],
+    [
+        ("county_admin", True),
+        ("superuser", True),
+        ("secretary", False),  # installation-wide: Cap.CONFIGURE (ADR 0019), not a community's org.manage
+        ("community_worker", False),
+        ("street_staff", False),
+    ],
 )
 def test_activate_and_rollback_need_a_manager(model, world, role, allowed):
     v2 = train()

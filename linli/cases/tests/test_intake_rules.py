@@ -145,6 +145,7 @@ def test_a_department_handler_fits_only_with_their_department(world, make_case, 
             version=1,
             handler_user=handler,
             handler_department=depts["yingji"],
+            handling_level="department",
         )
     assert caught.value.field == "handler_user"
     case = services.transition(
@@ -154,6 +155,7 @@ def test_a_department_handler_fits_only_with_their_department(world, make_case, 
         version=1,
         handler_user=handler,
         handler_department=depts["zhujian"],
+        handling_level="department",
     )
     assert case.handler_user == handler
 
@@ -181,7 +183,9 @@ def test_assign_and_reopen_reach_the_handler(world, make_case):
     worker = world.users["grid_worker"]
     staff = world.users["community_worker"]
     case = make_case(grid=world.g1a)
-    case = services.transition(case=case, action="assign", actor=staff, version=1, handler_user=worker)
+    case = services.transition(
+        case=case, action="assign", actor=staff, version=1, handler_user=worker, handling_level="grid"
+    )
     (assigned,) = Message.objects.filter(recipient=worker, channel="inbox")
     assert case.number in assigned.subject and "派单" in assigned.subject
     case = services.transition(case=case, action="accept", actor=worker, version=case.version)
@@ -198,7 +202,14 @@ def test_assign_and_reopen_reach_the_handler(world, make_case):
     subjects = list(Message.objects.filter(recipient=worker).order_by("id").values_list("subject", flat=True))
     assert len(subjects) == 2 and "重新办理" in subjects[1]
     # nobody is told about their own assignment
-    services.transition(case=case, action="assign", actor=staff, version=case.version, handler_user=staff)
+    services.transition(
+        case=case,
+        action="assign",
+        actor=staff,
+        version=case.version,
+        handler_user=staff,
+        handling_level="community",
+    )
     assert not Message.objects.filter(recipient=staff).exists()
 
 

@@ -78,6 +78,7 @@ def test_capabilities_decide_the_action(world, cases):
         actor=street,
         version=case.version,
         handler_user=world.users["grid_worker"],
+        handling_level="grid",  # a grid worker is a candidate for grid-level cases (ADR 0019)
     )
     with pytest.raises(PermissionDenied):  # street staff triage, they do not handle
         services.transition(case=case, action="accept", actor=street, version=case.version)

@@ -35,6 +35,7 @@ def console_nav(context: template.Context) -> dict[str, Any]:
         "can_import": Cap.IMPORT in caps,
         "can_export": Cap.EXPORT in caps,
         "can_manage": user.is_superuser or Cap.ORG_MANAGE in caps,
+        "can_configure": Cap.CONFIGURE in caps,  # installation-wide settings (ADR 0019)
         "initial": (str(user)[:1] or "?").upper(),
     }
 

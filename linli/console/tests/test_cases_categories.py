@@ -53,7 +53,7 @@ def state() -> tuple:
 @pytest.mark.parametrize(
     ("role", "status"),
     [
-        ("secretary", 200),
+        ("secretary", 403),  # categories are installation-wide: Cap.CONFIGURE, not a community's org.manage
         ("county_admin", 200),
         ("superuser", 200),
         ("community_worker", 403),
@@ -95,7 +95,7 @@ def test_refused_edit_writes_nothing(client, world, cats):
 
 def test_edit_saves_and_records_the_change(client, world, cats):
     noise = cats["noise"]
-    c = login(client, world, "secretary")
+    c = login(client, world, "county_admin")
     response = c.post(
         reverse("console:category", args=[noise.pk]),
         form_data(noise, resolve_within=3, keywords="装修 广场舞，噪声", code="hacked"),
@@ -104,7 +104,7 @@ def test_edit_saves_and_records_the_change(client, world, cats):
     noise.refresh_from_db()
     assert (noise.resolve_within, noise.keywords, noise.code) == (3, "装修、广场舞、噪声", "noise")
     record = ChangeRecord.objects.get(entity=service.CATEGORY, entity_id=noise.pk)
-    assert record.action == "update" and record.actor == world.users["secretary"]
+    assert record.action == "update" and record.actor == world.users["county_admin"]
     assert record.before == {"resolve_within": 2, "keywords": ""}
     assert record.after == {"resolve_within": 3, "keywords": "装修、广场舞、噪声"}
     page = c.get(reverse("console:category", args=[noise.pk]))

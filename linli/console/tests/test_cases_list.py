@@ -164,8 +164,11 @@ def test_department_handler_home_has_a_queue_without_registry(client, world, mak
 
 def test_sidebar_has_the_cases_section(client, world):
     html = login(client, world, "secretary").get(reverse("console:home")).content.decode()
-    for label in ("诉求办理", "诉求列表", "登记诉求", "分类设置"):
+    for label in ("诉求办理", "诉求列表", "登记诉求"):
         assert label in html
+    assert "分类设置" not in html  # installation-wide: county and city administrators only (ADR 0019)
+    html = login(client, world, "county_admin").get(reverse("console:home")).content.decode()
+    assert "分类设置" in html
     html = login(client, world, "grid_worker").get(reverse("console:home")).content.decode()
     assert "诉求列表" in html and "分类设置" not in html
 

@@ -213,7 +213,7 @@ def test_assign_errors_in_chinese_next_to_form(client, world):
         reverse("console:org_post_assign"), assign_data(world, world.c2, place_type="region")
     )  # a grid worker sits on a grid, not on a community
     assert wrong_place.status_code == 400
-    assert "网格员应设在" in wrong_place.content.decode()
+    assert "网格员只能设在网格上" in wrong_place.content.decode()
     assert org_snapshot() == before
 
 

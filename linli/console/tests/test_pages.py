@@ -62,14 +62,15 @@ def test_login_page_renders_in_chinese(client, db):
     assert 'lang="zh-CN"' in html
 
 
-def test_login_shows_lockout_message(client, world, settings):
+def test_a_throttled_login_answers_like_a_wrong_password(client, world, settings):
     settings.LINLI_LOCKOUT_THRESHOLD = 2
     url = reverse("accounts:login")
     for _ in range(2):
         client.post(url, {"username": "grid_worker", "password": "wrong-password"})
     response = client.post(url, {"username": "grid_worker", "password": "correct-horse-battery"})
     assert response.status_code == 200
-    assert "临时锁定" in response.content.decode()
+    assert "用户名或密码错误" in response.content.decode()  # no "locked" oracle (ADR 0022)
+    assert "_auth_user_id" not in client.session
 
 
 # ------------------------------------------------------------------ home

@@ -17,6 +17,7 @@ from linli.open311.tests.conftest import BASE, post_form
 pytestmark = pytest.mark.django_db
 PAGE = "console:apikeys"
 MANAGERS = {"county_admin", "secretary", "superuser"}  # holders of org.manage (and the superuser)
+CONFIGURERS = {"county_admin", "superuser"}  # Cap.CONFIGURE: they manage installation-wide keys too
 
 
 def snapshot():
@@ -39,18 +40,23 @@ def snapshot():
     ],
 )
 def test_page_permission_matrix(client, world, role):
-    existing, _key = apikeys.client_create(name="existing")
+    existing, _key = apikeys.client_create(name="existing")  # the command line's: installation-wide
     client.force_login(world.users[role])
     before = snapshot()
     page = client.get(reverse(PAGE))
     created = client.post(reverse(PAGE), {"name": f"by-{role}"})
     revoked = client.post(reverse("console:apikey_revoke", args=[existing.pk]))
-    if role in MANAGERS:
+    if role in CONFIGURERS:
         assert page.status_code == 200
         assert "existing" in page.content.decode()
         assert created.status_code == 200 and revoked.status_code == 302
         assert ApiClient.objects.filter(name=f"by-{role}", active=True).exists()
         assert not ApiClient.objects.get(pk=existing.pk).active
+    elif role in MANAGERS:  # a secretary: its own community's keys only (ADR 0019)
+        assert page.status_code == 200 and "existing" not in page.content.decode()
+        assert created.status_code == 200 and revoked.status_code == 404
+        assert ApiClient.objects.get(name=f"by-{role}").area == world.c2
+        assert ApiClient.objects.get(pk=existing.pk).active
     else:
         assert (page.status_code, created.status_code, revoked.status_code) == (403, 403, 403)
         assert snapshot() == before
@@ -72,9 +78,10 @@ def test_create_shows_the_key_once_and_it_works(client, world, categories):
     client.force_login(world.users["county_admin"])
     response = client.post(reverse(PAGE), {"name": "hotline-12345", "grid": world.g2.code})
     assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     row = ApiClient.objects.get(name="hotline-12345")
     assert row.default_grid == world.g2 and row.created_by == world.users["county_admin"]
+    assert row.area == world.county
     key = response.context["new_key"]
     assert key in response.content.decode() and key.startswith(row.key_prefix)
     audit = ChangeRecord.objects.get(entity="open311.apiclient", entity_id=row.pk)

@@ -123,7 +123,7 @@ def test_create_by_address_id(client, api, world, form, fmt):
     )
     assert response.status_code == 201, response.content
     item = created(response, fmt)
-    case = Case.objects.get(number=item["service_request_id"])
+    case = Case.objects.get(public_id=item["service_request_id"])
     assert "token" not in item  # realtime: the id, never a token as well
     assert item["service_notice"] == "4个工作小时内受理，2个工作日内办结（节假日顺延）"
     assert item["account_id"] == "acct-9"
@@ -146,7 +146,7 @@ def test_create_by_address_id(client, api, world, form, fmt):
     row.refresh_from_db()
     assert row.last_used_at is not None
     # What the public sees of it: the media_url, never the e-mail, name or phone.
-    public = client.get(f"{BASE}/requests/{case.number}.json")
+    public = client.get(f"{BASE}/requests/{case.public_id}.json")
     (out,) = json.loads(public.content)
     assert out["media_url"] == "https://example.org/m/88.jpg"
     for secret in ("zhang@example.org", "张三丰", "13812345678", "acct-9"):
@@ -159,13 +159,13 @@ def test_create_by_coordinates_picks_the_nearest_building(client, api, world, lo
     # 50 m east of building 1
     near_b1 = {"lat": str(HEZE[0]), "long": str(HEZE[1] + 0.00055)}
     response = post_form(client, "requests.json", form(api_key=key, address_id=None, **near_b1))
-    case = Case.objects.get(number=json.loads(response.content)[0]["service_request_id"])
+    case = Case.objects.get(public_id=json.loads(response.content)[0]["service_request_id"])
     assert (case.building, case.grid) == (b1, world.g1a)
     assert math.isclose(case.lat, HEZE[0]) and math.isclose(case.lng, HEZE[1] + 0.00055)
     # just south of building 2 (300 m north of building 1)
     near_b2 = {"lat": str(HEZE[0] + 0.0025), "long": str(HEZE[1])}
     response = post_form(client, "requests.json", form(api_key=key, address_id=None, **near_b2))
-    case = Case.objects.get(number=json.loads(response.content)[0]["service_request_id"])
+    case = Case.objects.get(public_id=json.loads(response.content)[0]["service_request_id"])
     assert (case.building, case.grid) == (b2, world.g1b)
 
 
@@ -173,20 +173,33 @@ def test_create_by_coordinates_picks_the_nearest_building(client, api, world, lo
 def test_location_outside_any_grid(client, api, world, located, form, fmt):
     key = api[1]
     before = snapshot()
-    far = {"lat": "39.9042", "long": "116.4074"}  # Beijing: in China, but no building or grid of ours nearby
+    far = {"lat": "39.9042", "long": "116.4074"}  # Beijing: in China, but far outside the county (Heze)
+    in_county = {"lat": str(HEZE[0] + 0.02), "long": str(HEZE[1])}  # 2 km from any building or grid of ours
+    response = post_form(client, f"requests.{fmt}", form(api_key=key, address_id=None, **far))
+    assert response.status_code == 400
+    assert "不在辖区 牡丹区（371702）范围内" in errors(response, fmt)[0]["description"]
     for data in (
-        form(api_key=key, address_id=None, **far),
+        form(api_key=key, address_id=None, **in_county),
         form(api_key=key, address_id=None, address_string="人民路 1 号"),
     ):
         response = post_form(client, f"requests.{fmt}", data)
         assert response.status_code == 400
         assert "location outside any grid" in errors(response, fmt)[0]["description"]
     assert snapshot() == before
-    # With a default intake grid the client's requests land there.
+    # With a default intake grid, requests the registry cannot place land there; a point outside the county
+    # (Beijing) is still refused and never filed on a Heze grid, also with a building id.
     _row, key2 = apikeys.client_create(name="hotline-bridge", default_grid=world.g2)
-    response = post_form(client, f"requests.{fmt}", form(api_key=key2, address_id=None, **far))
+    for data in (
+        form(api_key=key2, address_id=None, **far),
+        form(api_key=key2, **far),
+    ):
+        response = post_form(client, f"requests.{fmt}", data)
+        assert response.status_code == 400
+        assert errors(response, fmt)[0]["code"] == "400"
+    assert snapshot() == before
+    response = post_form(client, f"requests.{fmt}", form(api_key=key2, address_id=None, **in_county))
     assert response.status_code == 201
-    case = Case.objects.get(number=created(response, fmt)["service_request_id"])
+    case = Case.objects.get(public_id=created(response, fmt)["service_request_id"])
     assert case.grid == world.g2 and case.building is None
 
 
@@ -290,14 +303,14 @@ def test_markup_is_stripped_and_list_attributes(client, api, world, form, catego
         data=(
             f"api_key={api[1]}&service_code=500&address_id={world.households['g1a'].building.pk}"
             "&description=%3Cb%3E%E5%A4%AA%E5%90%B5%3C%2Fb%3E%3Cscript%3Ex%3C%2Fscript%3E"
-            "&attribute%5Bdays%5D%5B%5D=mon&attribute%5Bdays%5D%5B%5D=sun&attribute%5Bunknown%5D=1"
+            "&attribute%5Bdays%5D%5B%5D=mon&attribute%5Bdays%5D%5B%5D=sun"
         ),
         content_type="application/x-www-form-urlencoded; charset=utf-8",
     )
     assert response.status_code == 201, response.content
-    case = Case.objects.get(number=json.loads(response.content)[0]["service_request_id"])
+    case = Case.objects.get(public_id=json.loads(response.content)[0]["service_request_id"])
     assert case.description == "太吵x"
-    assert case.attributes == {"days": ["mon", "sun"]}  # codes not in the definition are ignored
+    assert case.attributes == {"days": ["mon", "sun"]}
     bad = client.post(
         f"{BASE}/requests.json",
         data=f"api_key={api[1]}&service_code=500&address_id={case.building_id}&attribute%5Bdays%5D%5B%5D=fri",
@@ -313,7 +326,7 @@ def test_markup_is_stripped_and_list_attributes(client, api, world, form, catego
 def test_description_is_optional(client, api, form):
     response = post_form(client, "requests.json", form(api_key=api[1], description=None))
     assert response.status_code == 201
-    case = Case.objects.get(number=json.loads(response.content)[0]["service_request_id"])
+    case = Case.objects.get(public_id=json.loads(response.content)[0]["service_request_id"])
     assert case.description == "噪音扰民（提交时未填写描述）"
 
 
@@ -356,10 +369,10 @@ def test_token_pattern_on_request(client, api, form, fmt):
     assert resolved.status_code == 200
     case = Case.objects.get()
     if fmt == "json":
-        assert json.loads(resolved.content) == [{"service_request_id": case.number, "token": token}]
+        assert json.loads(resolved.content) == [{"service_request_id": case.public_id, "token": token}]
     else:
         assert xml_items(parse_xml(resolved.content), "request") == [
-            {"service_request_id": case.number, "token": token}
+            {"service_request_id": case.public_id, "token": token}
         ]
 
 
@@ -369,13 +382,13 @@ def test_token_pattern_on_request(client, api, form, fmt):
 @pytest.fixture
 def sent(client, api, form):
     response = post_form(client, "requests.json", form(api_key=api[1]))
-    return Case.objects.get(number=json.loads(response.content)[0]["service_request_id"])
+    return Case.objects.get(public_id=json.loads(response.content)[0]["service_request_id"])
 
 
 def update_form(case, key, **extra):
     data = {
         "api_key": key,
-        "service_request_id": case.number,
+        "service_request_id": case.public_id,
         "update_id": "fms-upd-1",
         "status": "OPEN",
         "updated_datetime": "2026-03-02T10:05:00+08:00",

@@ -55,7 +55,7 @@ def errors_of(response, fmt: str) -> list[dict]:
 @pytest.fixture
 def make_case(world, categories):
     def make(grid=None, category="noise", **kwargs) -> Case:
-        kwargs.setdefault("channel", "grid_worker")
+        kwargs.setdefault("channel", "qr_resident")
         kwargs.setdefault("description", "楼上装修噪音，晚上十点后仍在施工")
         return case_services.case_create(category=categories[category], grid=grid or world.g1a, **kwargs)
 
@@ -183,7 +183,7 @@ def test_wrong_method_is_an_error_in_spec_format(client, world):
 
 def _expected(case: Case) -> dict:
     return {
-        "service_request_id": case.number,
+        "service_request_id": case.public_id,
         "service_code": case.category.service_code,
         "service_name": case.category.name,
         "description": case.description,
@@ -201,22 +201,25 @@ def test_requests_list_fields_and_privacy(client, world, make_case, fmt):
     assert response.status_code == 200
     items = as_items(response, fmt, "service_requests", "request")
     ids = [i["service_request_id"] for i in items]
-    assert ids == [in_building.number, named.number]  # newest first; anonymous and wish-box never listed
-    assert anonymous.number not in ids and wish.number not in ids
-    first = next(i for i in items if i["service_request_id"] == named.number)
+    assert ids == [
+        in_building.public_id,
+        named.public_id,
+    ]  # newest first; anonymous and wish-box never listed
+    assert anonymous.public_id not in ids and wish.public_id not in ids
+    first = next(i for i in items if i["service_request_id"] == named.public_id)
     for key, value in _expected(named).items():
         assert first[key] == value
     assert first["status"] == "open"
     assert first["status_notes"] == "待分流"
-    assert first["address"] == "东安一区3号楼前"
+    assert first["address"] == "东安一区，东安社区"  # coarsened to the compound: never the address typed
     assert first["agency_responsible"] == "东安社区"  # 噪音扰民 is handled at community level
     assert first["service_notice"] == "4个工作小时内受理，2个工作日内办结（节假日顺延）"
     requested = dt.datetime.fromisoformat(first["requested_datetime"])
     assert requested.utcoffset() == dt.timedelta(hours=8)
     assert dt.datetime.fromisoformat(first["expected_datetime"]) == named.resolve_due_at  # deadline visible
-    building_item = next(i for i in items if i["service_request_id"] == in_building.number)
-    assert building_item["address_id"] == str(in_building.building_id)
-    assert building_item["address"] == "东安一区1号楼，东安社区"
+    building_item = next(i for i in items if i["service_request_id"] == in_building.public_id)
+    assert building_item["address_id"] in (None, "")  # no building id: the compound only
+    assert building_item["address"] == "东安一区，东安社区"
     body = response.content.decode()
     for secret in ("张三丰", "张**", "13812345678", "138****5678"):
         assert secret not in body  # no reporter data at all
@@ -228,15 +231,15 @@ def test_requests_list_fields_and_privacy(client, world, make_case, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_one_request(client, world, make_case, fmt):
     case = make_case()
-    response = get(client, f"requests/{case.number}.{fmt}")
+    response = get(client, f"requests/{case.public_id}.{fmt}")
     assert response.status_code == 200
     (item,) = as_items(response, fmt, "service_requests", "request")
-    assert item["service_request_id"] == case.number
+    assert item["service_request_id"] == case.public_id
     if fmt == "json":
         validate(json.loads(response.content), "requests.json")
         validate(json.loads(response.content)[0], "request.json")
     hidden = make_case(anonymous=True)
-    for number in (hidden.number, "SQ20000101-000001"):
+    for number in (hidden.public_id, "SQ20000101-000001", case.number):  # a case number is no public id
         response = get(client, f"requests/{number}.{fmt}")
         assert response.status_code == 404
         assert errors_of(response, fmt)[0]["code"] == "404"
@@ -266,15 +269,16 @@ def test_status_mapping_and_filter(client, world, make_case):
 
     everything = listed()
     assert {k: v["status"] for k, v in everything.items()} == {
-        open_case.number: "open",
-        rejected.number: "closed",
-        merged.number: "closed",
+        open_case.public_id: "open",
+        rejected.public_id: "closed",
+        merged.public_id: "closed",
     }
     assert (
-        everything[merged.number]["status_notes"] == f"已合并：与 {open_case.number} 为同一问题，请跟踪该诉求"
+        everything[merged.public_id]["status_notes"]
+        == f"已合并：与 {open_case.public_id} 为同一问题，请跟踪该诉求"
     )
-    assert set(listed(status="open")) == {open_case.number}
-    assert set(listed(status="closed")) == {rejected.number, merged.number}
+    assert set(listed(status="open")) == {open_case.public_id}
+    assert set(listed(status="closed")) == {rejected.public_id, merged.public_id}
     assert set(listed(status="open,closed")) == set(everything)
     response = get(client, "requests.json", status="pending")
     assert response.status_code == 400
@@ -289,14 +293,14 @@ def test_service_code_and_id_filters(client, world, make_case):
     def listed(**params):
         return {d["service_request_id"] for d in json.loads(get(client, "requests.json", **params).content)}
 
-    assert listed(service_code="500") == {noise.number}
-    assert listed(service_code="500,400") == {noise.number, parking.number}
+    assert listed(service_code="500") == {noise.public_id}
+    assert listed(service_code="500,400") == {noise.public_id, parking.public_id}
     # service_request_id overrides every other filter (here: a service code that matches none of them).
-    assert listed(service_request_id=f"{noise.number},{elevator.number}", service_code="400") == {
-        noise.number,
-        elevator.number,
+    assert listed(service_request_id=f"{noise.public_id},{elevator.public_id}", service_code="400") == {
+        noise.public_id,
+        elevator.public_id,
     }
-    assert listed(service_request_id=noise.number.lower()) == {noise.number}
+    assert listed(service_request_id=noise.public_id.upper()) == {noise.public_id}
 
 
 def test_default_window_is_the_last_90_days(client, world, make_case):
@@ -313,12 +317,12 @@ def test_default_window_is_the_last_90_days(client, world, make_case):
             assert response.status_code == 200, response.content
             return [d["service_request_id"] for d in json.loads(response.content)]
 
-        assert listed() == [fresh.number, recent.number]
-        assert listed(start_date="2026-03-25T00:00:00+08:00") == [recent.number]  # start + 90 days
-        assert listed(end_date="2026-03-25T00:00:00Z") == [old.number]  # the 90 days before end_date
+        assert listed() == [fresh.public_id, recent.public_id]
+        assert listed(start_date="2026-03-25T00:00:00+08:00") == [recent.public_id]  # start + 90 days
+        assert listed(end_date="2026-03-25T00:00:00Z") == [old.public_id]  # the 90 days before end_date
         assert listed(start_date="2026-03-20T00:00:00+08:00", end_date="2026-04-10T00:00:00+08:00") == [
-            recent.number,
-            old.number,
+            recent.public_id,
+            old.public_id,
         ]
         # Wider than 90 days, reversed, or not a W3C datetime: the spec's 400.
         for bad in (
@@ -338,7 +342,7 @@ def test_result_cap(client, world, make_case, monkeypatch):
     monkeypatch.setattr(selectors, "MAX_RESULTS", 3)
     made = [make_case() for _ in range(5)]
     data = json.loads(get(client, "requests.json").content)
-    assert [d["service_request_id"] for d in data] == [c.number for c in reversed(made)][:3]
+    assert [d["service_request_id"] for d in data] == [c.public_id for c in reversed(made)][:3]
 
 
 def test_list_query_count_is_constant(client, world, make_case, django_assert_max_num_queries):
@@ -375,7 +379,7 @@ def test_token(client, world, make_case, api, fmt):
     response = get(client, f"tokens/{row.token}.{fmt}")
     assert response.status_code == 200
     assert as_items(response, fmt, "service_requests", "request") == [
-        {"service_request_id": case.number, "token": "tok-123"}
+        {"service_request_id": case.public_id, "token": "tok-123"}
     ]
     response = get(client, f"tokens/unknown.{fmt}")
     assert response.status_code == 404
@@ -407,9 +411,9 @@ def test_service_request_updates(client, world, make_case, fmt):
     assert response.status_code == 200
     items = as_items(response, fmt, "service_request_updates", "request_update")
     assert [(i["service_request_id"], i["status"], i["external_status_code"]) for i in items] == [
-        (case.number, "for_triage", "submitted"),
-        (case.number, "open", "triaged"),
-        (case.number, "no_further_action", "rejected"),
+        (case.public_id, "for_triage", "submitted"),
+        (case.public_id, "open", "triaged"),
+        (case.public_id, "no_further_action", "rejected"),
     ]
     assert items[2]["description"] == "不予受理：属于私人纠纷"
     assert items[1]["description"] == "分流"

@@ -203,7 +203,12 @@ def test_undo_is_refused_after_assignment(above, world, categories):
     staff = world.users["community_worker"]
     case = report(world, categories)
     case = services.transition(
-        case=case, action=Action.ASSIGN, actor=staff, version=2, handler_user=world.users["grid_worker"]
+        case=case,
+        action=Action.ASSIGN,
+        actor=staff,
+        version=2,
+        handler_user=world.users["grid_worker"],
+        handling_level="grid",  # a grid worker is a candidate for grid-level cases (ADR 0019)
     )
     with pytest.raises(TransitionNotAllowed):
         services.transition(case=case, action=Action.UNDO_AUTO_TRIAGE, actor=staff, version=case.version)

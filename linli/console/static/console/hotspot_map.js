@@ -1,5 +1,6 @@
 // The map of an emerging issue's appeals (console/hotspots/detail.html): one circle per appeal, linked to its page.
 // Tiles only when the deployment configured LINLI_MAP_TILE_URL; otherwise the points on a plain background.
+// Popups are DOM nodes filled with textContent, never HTML strings: titles come from residents (docs/adr/0020).
 (function () {
   "use strict";
   function draw() {
@@ -13,7 +14,8 @@
     var bounds = [];
     points.forEach(function (p) {
       var popup = document.createElement("a");
-      popup.href = p.url;
+      // Only this site's own paths: a data value never becomes a javascript: or foreign link.
+      popup.href = /^\/(?!\/)/.test(String(p.url)) ? p.url : "#";
       popup.textContent = p.number + " " + p.title;
       window.L.circleMarker([p.lat, p.lng], { radius: 8, color: "#c4161c", fillOpacity: 0.6 })
         .bindPopup(popup)

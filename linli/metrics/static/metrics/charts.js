@@ -1,5 +1,6 @@
 /* The 三率 page's charts (ECharts, vendored) and its period fields. Chart data comes from the page as JSON
-   (<script type="application/json">), so this file holds no numbers and no strings of its own. */
+   (<script type="application/json">), so this file holds no numbers and no strings of its own.
+   Loaded as a file: the Content-Security-Policy allows no inline script (docs/adr/0020). */
 (function () {
   "use strict";
 
@@ -17,6 +18,15 @@
     chart.setOption(option);
     window.addEventListener("resize", function () { chart.resize(); });
     return chart;
+  }
+
+  // ECharts puts a tooltip formatter's string into the page as HTML: every data value (category, region and series
+  // names come from users) goes through esc(). Only ECharts' own colour marker is left as HTML.
+  var HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(value) {
+    return String(value === null || value === undefined ? "" : value).replace(/[&<>"']/g, function (ch) {
+      return HTML_ESCAPES[ch];
+    });
   }
 
   function percent(value) {
@@ -39,11 +49,12 @@
       color: COLORS,
       tooltip: {
         trigger: "axis",
+        className: "chart-tooltip",
         formatter: function (items) {
-          var lines = [items.length ? items[0].axisValueLabel : ""];
+          var lines = [items.length ? esc(items[0].axisValueLabel) : ""];
           items.forEach(function (it) {
             var v = it.seriesType === "bar" ? it.value : percent(it.value);
-            lines.push(it.marker + it.seriesName + "：" + v);
+            lines.push(it.marker + esc(it.seriesName) + "：" + esc(v));
           });
           return lines.join("<br>");
         },
@@ -64,13 +75,14 @@
       animation: false,
       tooltip: {
         trigger: "axis",
+        className: "chart-tooltip",
         axisPointer: { type: "shadow" },
         formatter: function (items) {
           if (!items.length) return "";
           var i = items[0].dataIndex;
-          var lines = [items[0].axisValueLabel];
-          items.forEach(function (it) { lines.push(it.marker + it.seriesName + "：" + it.value); });
-          lines.push(data.satisfaction_name + "：" + percent(data.satisfaction[i]));
+          var lines = [esc(items[0].axisValueLabel)];
+          items.forEach(function (it) { lines.push(it.marker + esc(it.seriesName) + "：" + esc(it.value)); });
+          lines.push(esc(data.satisfaction_name) + "：" + esc(percent(data.satisfaction[i])));
           return lines.join("<br>");
         },
       },

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -68,6 +69,7 @@ class Command(BaseCommand):
                 )
         self.say("")
         self.say(format_logins(demo_logins(), full=opts["all_logins"], password=DEMO_PASSWORD))
+        self.say("两步验证：演示环境暂不强制（生产环境中超级管理员和县、市管理员须先绑定身份验证器）。")
         self.say(f"\n总用时 {time.perf_counter() - started:.1f} 秒。")
         if opts["no_serve"]:
             return
@@ -85,6 +87,9 @@ class Command(BaseCommand):
         if runtime is not None and hasattr(runtime, "start_background"):
             runtime.start_background()
             self.say("后台任务处理（worker）与监控循环（monitor）已在本进程中启动。")
+        # The demo's logins are "enrolled later" (ADR 0022): this process lets administrators in without a second
+        # factor; `linli serve` (production) requires it of superusers and county/city administrators.
+        settings.LINLI_2FA_ENFORCE = False
         application = StaticFilesHandler(get_wsgi_application())
         self.say(f"控制台： http://127.0.0.1:{port}/   （Ctrl+C 退出）")
         waitress.serve(application, host="127.0.0.1", port=port, threads=8)

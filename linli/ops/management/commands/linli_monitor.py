@@ -17,6 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run every sweep once and exit")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from linli.core.installation import require_match
+
+        require_match()  # refuse another LINLI_CIPHER / LINLI_DATA_KEY than the database's (ADR 0020)
         monitor = make_monitor()
         if opts["once"]:
             for name, count in monitor.run_once().items():

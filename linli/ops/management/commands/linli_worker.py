@@ -21,6 +21,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from linli.core.installation import require_match
+
+        require_match()  # refuse another LINLI_CIPHER / LINLI_DATA_KEY than the database's (ADR 0020)
         queues = opts["queue"] or ["*"]
         if settings.TASKS_BACKEND == "rq":
             names = list(settings.RQ_QUEUES) if queues == ["*"] else queues
