@@ -8,6 +8,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.browser.conftest import SHOTS
+from tests.browser.test_cases_loop_browser import DOCS
 
 
 def test_county_admin_enrols_with_the_qr_code_and_reaches_the_console(
@@ -35,6 +36,8 @@ def test_county_admin_enrols_with_the_qr_code_and_reaches_the_console(
     page.wait_for_url(f"{live_server.url}/accounts/two-factor/**")
     assert page.locator(".qr-code svg").count() == 1
     page.screenshot(path=str(SHOTS / "30-two-factor-enrol.png"), full_page=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "accounts-two-factor-enrol.png"), full_page=True)
 
     device = TOTPDevice.objects.get(user=world.users["county_admin"], confirmed=False)
     page.fill(
@@ -43,6 +46,7 @@ def test_county_admin_enrols_with_the_qr_code_and_reaches_the_console(
     page.click("form[method=post] button[type=submit] >> nth=0")
     page.wait_for_selector(".recovery-codes")
     assert page.locator(".recovery-codes li").count() == 10
+    page.screenshot(path=str(DOCS / "accounts-recovery-codes.png"), full_page=True)
     page.click("text=我已保存，继续")
     page.wait_for_url(f"{live_server.url}/")
     assert page.locator("nav.sidebar").count() == 1
