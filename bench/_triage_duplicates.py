@@ -36,15 +36,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from linli.config.env import shared_dir
+
 Emit = Callable[..., None]
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "teddy2020c"
+DATA = shared_dir() / "data" / "teddy2020c"
 MESSAGES = ("fujian3_messages_with_votes.csv", "fujian4_messages_with_replies.csv")
 DB = "linli_bench_dups"
 SEED = 2026

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from linli.config.env import shared_dir
 from linli.triage import clusters
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "teddy2020c"
+DATA = shared_dir() / "data" / "teddy2020c"
 FILE = "fujian3_messages_with_votes.csv"
 WINDOW_DAYS = 60
 TOP = 5

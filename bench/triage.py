@@ -22,12 +22,12 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from linli.config.env import shared_dir
 from linli.triage import taxonomy
 from linli.triage.model import SEED, Baseline, TextClassifier, cross_validate, join_text, scores
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "teddy2020c"
+DATA = shared_dir() / "data" / "teddy2020c"
 DEFAULT_N = 5_000
 
 Emit = Callable[..., None]

@@ -77,6 +77,9 @@ class CaseOut(Schema):
     status_label: str
     channel: str
     urgency: str
+    emergency: bool = Field(
+        default=False, description="紧急警情: natural-time clock, on-duty people pushed (POST …/acknowledge)"
+    )
     handling_level: str
     category_id: int
     category_code: str
@@ -233,6 +236,7 @@ def _case_fields(c: Case, now: dt.datetime) -> dict[str, Any]:
         "status_label": str(c.get_status_display()),
         "channel": c.channel,
         "urgency": c.urgency,
+        "emergency": c.emergency,
         "handling_level": c.handling_level,
         "category_id": c.category_id,
         "category_code": c.category.code,

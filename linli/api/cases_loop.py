@@ -49,6 +49,7 @@ from linli.cases import (
     selectors,
     services,
     supporters,
+    urgency,
     whistles,
 )
 from linli.cases.choices import ALERT_RED
@@ -455,3 +456,21 @@ def feedback_record(
         return _refused(exc)
     row.source_case = case
     return Status(201, _feedback_out(row))
+
+
+@router.post(
+    "/cases/{pk}/acknowledge",
+    response={200: CaseDetailOut, **_ERRORS},
+    summary="接警确认: acknowledge an emergency's push (stops its escalation to the street and county duty)",
+)
+def case_acknowledge(request: HttpRequest, pk: int) -> CaseDetailOut | Status[StateErrorOut]:
+    """404 without an alarm (or out of scope), 409 when someone acknowledged it already (ADR 0026)."""
+    case = _visible_case(request, pk)
+    if case is None:
+        return _not_found()
+    try:
+        urgency.acknowledge(case=case, actor=request.user, source="api")
+    except LinliError as exc:
+        return _refused(exc)
+    out = _detail(request, pk)
+    return out if out is not None else _not_found()

@@ -48,7 +48,8 @@ class SuggestOut(Schema):
     department: str | None = Field(description="that department's name")
     would_auto_route: bool = Field(
         description="a new appeal with this text would be triaged automatically (confidence at or above "
-        "LINLI_TRIAGE_AUTO_CONFIDENCE, a mapped active category, LINLI_TRIAGE_AUTO_ROUTE on)"
+        "LINLI_TRIAGE_AUTO_CONFIDENCE, a mapped active category, LINLI_TRIAGE_AUTO_ROUTE on) when it comes "
+        "through a channel in LINLI_TRIAGE_AUTO_ROUTE_CHANNELS and no staff member entered it"
     )
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Max, Q
-from django.utils import timezone
 
 from linli.cases import services
 from linli.cases.choices import OPEN_INDEX_STATUSES, Action, HandlingLevel
@@ -64,10 +63,7 @@ def _candidate_posts(case: Case) -> Any:
     place = _place(case)
     if not kinds or place is None:
         return None
-    today = timezone.localdate()
-    return Post.objects.filter(
-        place, kind__in=kinds, user__isnull=False, user__is_active=True, started_on__lte=today
-    ).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+    return Post.objects.active().filter(place, kind__in=kinds, user__isnull=False, user__is_active=True)
 
 
 def is_candidate(case: Case, user: Any) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from linli.audit import services as audit
-from linli.cases.choices import AttributeType, HandlingLevel, TimeUnit
+from linli.cases.choices import AttributeType, EmergencyRule, HandlingLevel, TimeUnit
 from linli.cases.models import Category, CategoryAttribute
 from linli.core import workdays
 from linli.core.errors import LinliError, PermissionDenied
@@ -57,6 +57,26 @@ class CategoryInput:
     keywords: str = ""
     active: bool = True
     sort: int = 0
+    emergency_rule: str = EmergencyRule.OFF
+    emergency_attribute: str = ""
+    emergency_values: str = ""
+    emergency_keywords: str = ""
+    emergency_accept_minutes: int = 10
+    emergency_resolve_minutes: int = 120
+    emergency_ack_minutes: int = 5
+
+
+# Bounds of an emergency's natural-minute limits (ADR 0026): accept within a day, resolve within a week.
+EMERGENCY_MAX_MINUTES = {"accept": 1440, "resolve": 10080, "ack": 120}
+EMERGENCY_FIELDS = (
+    "emergency_rule",
+    "emergency_attribute",
+    "emergency_values",
+    "emergency_keywords",
+    "emergency_accept_minutes",
+    "emergency_resolve_minutes",
+    "emergency_ack_minutes",
+)
 
 
 @dataclass
@@ -183,9 +203,10 @@ def _clean_category(data: CategoryInput, current: Category | None) -> dict[str, 
         errors["keywords"] = "关键词合计不能超过 200 个字"
     if not 0 <= data.sort <= 32767:
         errors["sort"] = "排序须在 0 到 32767 之间"
+    emergency = _clean_emergency(errors, data, current)
     if errors:
         raise InvalidCategory(errors)
-    return {
+    return emergency | {
         "name": name,
         "code": code,
         "parent": parent,
@@ -200,6 +221,55 @@ def _clean_category(data: CategoryInput, current: Category | None) -> dict[str, 
         "keywords": keywords,
         "active": bool(data.active),
         "sort": data.sort,
+    }
+
+
+def _joined(text: str) -> str:
+    return "、".join(w for w in re.split(r"[\s,，、;；]+", text or "") if w)
+
+
+def _clean_emergency(errors: dict[str, str], data: CategoryInput, current: Category | None) -> dict[str, Any]:
+    """The emergency rule (紧急警情, ADR 0026): when reports are emergencies and their natural-minute limits."""
+    rule = data.emergency_rule or EmergencyRule.OFF
+    if rule not in EmergencyRule.values:
+        errors["emergency_rule"] = "请选择紧急警情规则"
+    attribute = (data.emergency_attribute or "").strip().lower()
+    values = _joined(data.emergency_values)
+    keywords = _joined(data.emergency_keywords)
+    if attribute:
+        known = set(current.attributes.values_list("code", flat=True)) if current is not None else set()
+        if attribute not in known:
+            errors["emergency_attribute"] = (
+                f"本分类没有代码为“{attribute}”的附加字段，请先添加附加字段，或留空"
+            )
+        elif not values:
+            errors["emergency_values"] = "请填写触发紧急警情的字段取值代码，如 yes"
+    elif values:
+        errors["emergency_attribute"] = "填写了触发取值时，须同时填写触发字段代码"
+    if len(values) > 200:
+        errors["emergency_values"] = "触发取值合计不能超过 200 个字"
+    if len(keywords) > 200:
+        errors["emergency_keywords"] = "触发关键词合计不能超过 200 个字"
+    if rule == EmergencyRule.MATCH and not (attribute or keywords) and "emergency_attribute" not in errors:
+        errors["emergency_rule"] = "“附加字段或描述命中时”须填写触发字段及取值，或触发关键词"
+    for name, label in (("accept", "紧急受理时限"), ("resolve", "紧急办结时限"), ("ack", "接警确认时限")):
+        amount = getattr(data, f"emergency_{name}_minutes")
+        top = EMERGENCY_MAX_MINUTES[name]
+        if not 1 <= amount <= top:
+            errors[f"emergency_{name}_minutes"] = f"{label}须在 1 到 {top} 分钟之间"
+    if (
+        not {"emergency_accept_minutes", "emergency_resolve_minutes"} & errors.keys()
+        and data.emergency_resolve_minutes < data.emergency_accept_minutes
+    ):
+        errors["emergency_resolve_minutes"] = "紧急办结时限不能短于紧急受理时限"
+    return {
+        "emergency_rule": rule,
+        "emergency_attribute": attribute,
+        "emergency_values": values,
+        "emergency_keywords": keywords,
+        "emergency_accept_minutes": data.emergency_accept_minutes,
+        "emergency_resolve_minutes": data.emergency_resolve_minutes,
+        "emergency_ack_minutes": data.emergency_ack_minutes,
     }
 
 
@@ -220,7 +290,7 @@ def category_values(category: Category) -> dict[str, Any]:
         "keywords": category.keywords,
         "active": category.active,
         "sort": category.sort,
-    }
+    } | {name: getattr(category, name) for name in EMERGENCY_FIELDS}
 
 
 def _unique_clash(exc: IntegrityError) -> InvalidCategory:

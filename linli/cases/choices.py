@@ -64,6 +64,9 @@ class Activity(models.TextChoices):
     FEEDBACK = "feedback", _("合并诉求回访")
     OUTCOME = "outcome", _("办理结果告知")
     PHOTO = "photo", _("上传照片")
+    ALARM = "alarm", _("紧急警情推送")
+    ALARM_ESCALATE = "alarm_escalate", _("接警超时升级推送")
+    ALARM_ACK = "alarm_ack", _("接警确认")
 
 
 class Step(models.TextChoices):
@@ -115,6 +118,22 @@ class TimeUnit(models.TextChoices):
     HOURS = "hours", _("工作小时")
     WORKING_DAYS = "working_days", _("工作日")
     CALENDAR_HOURS = "calendar_hours", _("自然小时")
+
+
+class EmergencyRule(models.TextChoices):
+    """When a category's reports are emergencies (紧急警情: 特急, natural-time clock, on-duty people pushed)."""
+
+    OFF = "off", _("不启用")
+    ALWAYS = "always", _("一律按紧急警情处置")
+    MATCH = "match", _("附加字段或描述命中时")
+
+
+class AlarmLevel(models.IntegerChoices):
+    """How far an emergency's push has climbed: the on-duty people, then the street, then the county."""
+
+    ON_DUTY = 0, _("值班人员")
+    STREET = 1, _("街道值班")
+    COUNTY = 2, _("县区值班")
 
 
 class AttributeType(models.TextChoices):

@@ -1,4 +1,7 @@
-"""Deadline arithmetic for cases, on the working-day calendar of ``linli.core.workdays``. Pure: no writes."""
+"""Deadline arithmetic for cases, on the working-day calendar of ``linli.core.workdays``. Pure: no writes.
+
+An emergency's limits are natural minutes (``MINUTES``, ADR 0026): elapsed time, office hours and holidays
+ignored, like the category unit "calendar_hours"."""
 
 from __future__ import annotations
 
@@ -13,6 +16,16 @@ from linli.core import workdays
 CALLBACK_WITHIN = (3, TimeUnit.WORKING_DAYS)
 # A due time closer than this share of its limit counts as "due soon" (the 80 % yellow mark of the sweep).
 DUE_SOON_SHARE = 0.8
+# Natural (elapsed-time) minutes: the unit of an emergency's limits; not a category unit (``TimeUnit``).
+MINUTES = "minutes"
+NATURAL_UNITS = frozenset({TimeUnit.CALENDAR_HOURS, MINUTES})
+
+
+def add(start: dt.datetime, amount: int, unit: str) -> dt.datetime:
+    """``amount`` ``unit`` after ``start``: natural minutes here, every other unit on the working-day calendar."""
+    if unit == MINUTES:
+        return start + dt.timedelta(minutes=amount)
+    return workdays.add_working_time(start, amount, unit)
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,8 @@ class Deadlines:
 def compute(start: dt.datetime, limits: Limits) -> Deadlines:
     """Both deadlines counted from ``start`` (the moment the case was reported, or reopened), with their
     due-soon marks."""
-    accept = workdays.add_working_time(start, limits.accept_within, limits.accept_unit)
-    resolve = workdays.add_working_time(start, limits.resolve_within, limits.resolve_unit)
+    accept = add(start, limits.accept_within, limits.accept_unit)
+    resolve = add(start, limits.resolve_within, limits.resolve_unit)
     return Deadlines(
         accept_due_at=accept,
         resolve_due_at=resolve,
@@ -49,7 +62,7 @@ def due_soon(start: dt.datetime, due: dt.datetime, unit: str) -> dt.datetime:
     clock as the limit (working time, or elapsed time for a calendar-hours limit)."""
     if due <= start:
         return due
-    if unit == TimeUnit.CALENDAR_HOURS:
+    if unit in NATURAL_UNITS:
         return start + (due - start) * DUE_SOON_SHARE
     window = workdays.working_seconds_between(start, due)
     return min(due, workdays.add_working_seconds(start, int(window * DUE_SOON_SHARE)))
@@ -62,7 +75,7 @@ def callback_due(resolved_at: dt.datetime) -> dt.datetime:
 
 def paused_seconds(paused_at: dt.datetime, resumed_at: dt.datetime, unit: str) -> int:
     """How long the clock stood still: working seconds, or elapsed seconds for a calendar-hours limit."""
-    if unit == TimeUnit.CALENDAR_HOURS:
+    if unit in NATURAL_UNITS:
         return max(0, int((resumed_at - paused_at).total_seconds()))
     return workdays.working_seconds_between(paused_at, resumed_at)
 
@@ -71,9 +84,14 @@ def shift(due: dt.datetime, seconds: int, unit: str) -> dt.datetime:
     """``due`` moved later by ``seconds`` of the clock it is counted on (the time a case was paused)."""
     if seconds <= 0:
         return due
-    if unit == TimeUnit.CALENDAR_HOURS:
+    if unit in NATURAL_UNITS:
         return due + dt.timedelta(seconds=seconds)
     return workdays.add_working_seconds(due, seconds)
+
+
+def resolve_unit(case: Any) -> str:
+    """The unit the case's resolve clock counts in: natural minutes for an emergency, else its category's."""
+    return MINUTES if getattr(case, "emergency", False) else case.category.resolve_unit
 
 
 def is_overdue(due: dt.datetime | None, at: dt.datetime) -> bool:

@@ -24,8 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from linli.audit import services as audit
-from linli.cases import deadlines, services
-from linli.cases.choices import ALERT_NONE, HANDLING, Activity, HandlingLevel, Status, TimeUnit
+from linli.cases import deadlines, marks, services
+from linli.cases.choices import HANDLING, Activity, HandlingLevel, Status, TimeUnit
 from linli.cases.models import Case, Extension, ExtensionStatus
 from linli.cases.sweeps import People
 from linli.core import workdays
@@ -222,15 +222,13 @@ def decide_extension(
         seconds = 0
         if approve and before_due is not None:
             after_due = workdays.add_working_time(before_due, extension.amount, extension.unit)
-            clock = locked.category.resolve_unit
+            clock = deadlines.resolve_unit(locked)
             seconds = deadlines.paused_seconds(before_due, after_due, clock)
             values = {
                 "resolve_due_at": after_due,
                 "resolve_soon_at": deadlines.shift(locked.resolve_soon_at or before_due, seconds, clock),
                 "extended_seconds": F("extended_seconds") + seconds,
-            }
-            if after_due > now:
-                values["resolve_alert"] = ALERT_NONE
+            } | marks.reset_supervision_marks(locked, "resolve", due_at=after_due, now=now)
         status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
         decided = Extension.objects.filter(pk=extension.pk, status=ExtensionStatus.PENDING).update(
             status=status,

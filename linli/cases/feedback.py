@@ -13,6 +13,7 @@ callback").
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -26,6 +27,8 @@ from linli.core.crypto import DecryptionError, cipher
 from linli.core.errors import ConflictError, LinliError
 from linli.notifications import services as notifications
 from linli.org.access import Cap
+
+logger = logging.getLogger("linli.cases.feedback")
 
 FEEDBACK = "cases.feedback"
 VIA = ("mobile", "phone")
@@ -75,7 +78,10 @@ def _result_text(target: Case) -> str:
 
 
 def tell_merged_reporters(target: Case) -> int:
-    """The outcome to each merged case's reporter (SMS with their tracking link); returns how many were sent."""
+    """The outcome to each merged case's reporter (SMS with their tracking link); returns how many were sent.
+
+    A reporter whose phone cannot be decrypted (a value written under another LINLI_DATA_KEY, a damaged column) is
+    not told: logged by case id only — never the value — and counted, and the others are still told."""
     merged = merged_cases(target)
     if not merged:
         return 0
@@ -83,12 +89,14 @@ def tell_merged_reporters(target: Case) -> int:
     if len(result) > 120:
         result = result[:117] + "…"
     sent = 0
+    unreadable: list[int] = []
     for case in merged:
         if case.anonymous or not case.reporter_phone_cipher:
             continue
         try:
             phone = cipher().decrypt(case.reporter_phone_cipher)  # only to hand it to the (encrypting) outbox
         except DecryptionError:
+            unreadable.append(case.pk)
             continue
         message = notifications.notify(
             channel="sms",
@@ -102,6 +110,13 @@ def tell_merged_reporters(target: Case) -> int:
             dedupe_key=f"case:{case.pk}:outcome:{target.pk}:r{target.reopened_count}",
         )
         sent += message is not None
+    if unreadable:
+        logger.error(
+            "case %s resolved: %d merged reporter(s) not told, their phone cannot be decrypted (cases %s)",
+            target.pk,
+            len(unreadable),
+            ",".join(str(pk) for pk in unreadable),
+        )
     return sent
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from linli.cases import routing
 from linli.cases.attributes import clean_attributes
 from linli.cases.choices import (
     Channel,
@@ -174,6 +175,20 @@ def check_intake(
         fingerprint |= {"resident": getattr(reporter, "pk", None), "name": name, "phone": phone}
         return Intake(values, fingerprint, phone=phone)
     return Intake(values, fingerprint)
+
+
+def intake_suggestion(
+    *, channel: str, category: Category, grid: Grid, title: str = "", description: str = ""
+) -> routing.Suggestion:
+    """The routing suggestion for a new case: the suggesters' (the classifier's) or the category's defaults.
+
+    Call it before any write transaction (ADR 0027): on a cold per-process cache the classifier unpickles its
+    model, which must never happen while the write lock is held (on SQLite every web write would wait for it).
+    ``case_create`` does so itself; a caller that wraps ``case_create`` in a transaction of its own computes it
+    first and passes it in. The title is completed from the description as intake does."""
+    description = (description or "").strip()
+    title = (title or "").strip() or default_title(description)
+    return routing.suggest(category, grid, title, description, channel=channel)
 
 
 def request_hash(fingerprint: dict[str, Any]) -> str:

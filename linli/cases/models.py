@@ -26,6 +26,7 @@ from linli.cases.choices import (
     Activity,
     AttributeType,
     Channel,
+    EmergencyRule,
     HandlingLevel,
     Satisfaction,
     Status,
@@ -36,7 +37,7 @@ from linli.cases.choices import (
     Urgency,
 )
 from linli.org.models import Department
-from linli.registry.models import Building, Grid, Household, Resident, Unit
+from linli.registry.models import Building, Grid, Household, Region, Resident, Unit
 
 DESCRIPTION_MAX = 5000
 
@@ -66,6 +67,17 @@ class Category(models.Model):
     keywords = models.CharField(_("关键词"), max_length=200, blank=True)
     active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveSmallIntegerField(_("排序"), default=0)
+    # Emergencies (紧急警情, ADR 0026): when a report is one, the minutes its natural-time clock allows, and how long
+    # the on-duty people have to acknowledge it before the push climbs to the street, then the county.
+    emergency_rule = models.CharField(
+        _("紧急警情规则"), max_length=16, choices=EmergencyRule.choices, default=EmergencyRule.OFF
+    )
+    emergency_attribute = models.SlugField(_("触发字段代码"), max_length=48, blank=True)
+    emergency_values = models.CharField(_("触发取值"), max_length=200, blank=True)
+    emergency_keywords = models.CharField(_("触发关键词"), max_length=200, blank=True)
+    emergency_accept_minutes = models.PositiveIntegerField(_("紧急受理时限（分钟）"), default=10)
+    emergency_resolve_minutes = models.PositiveIntegerField(_("紧急办结时限（分钟）"), default=120)
+    emergency_ack_minutes = models.PositiveIntegerField(_("接警确认时限（分钟）"), default=5)
 
     class Meta:
         ordering = ["sort", "id"]
@@ -223,6 +235,8 @@ class Case(models.Model):
         db_index=False,
     )
     extended_seconds = models.PositiveIntegerField(default=0)  # working (or elapsed) time added by extensions
+    # An emergency (紧急警情): its clocks run on natural time (``linli.cases.urgency``); never cleared once set.
+    emergency = models.BooleanField(_("紧急警情"), default=False)
 
     tracking_token = models.CharField(max_length=43, unique=True)
     # The case's public identifier (Open311 service_request_id): random, so the public feed cannot be walked by
@@ -400,6 +414,26 @@ class Supervision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.step} {self.level}"
+
+
+class SweepFailure(models.Model):
+    """A row a due-time sweep failed on (``linli.cases.sweeps``, ADR 0025): the row's work was rolled back to its
+    savepoint and the sweep went on. ``attempts`` counts the runs that failed on it; at ``sweeps.MAX_ATTEMPTS`` the
+    sweep leaves it alone until an operator deletes this row. ``error`` is the exception class and SQLSTATE only,
+    never the message (a database error's detail can quote the row, personal data included)."""
+
+    sweep = models.CharField(max_length=48)
+    row_id = models.BigIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=100, blank=True)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sweep", "row_id"], name="sweepfailure_once_per_row")]
+
+    def __str__(self) -> str:
+        return f"{self.sweep} #{self.row_id} × {self.attempts}"
 
 
 class IdempotencyKey(models.Model):
@@ -671,3 +705,58 @@ class PatrolLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.grid_id} {self.day} {self.shift}"
+
+
+# ------------------------------------------------------------------------------------ emergencies (紧急警情)
+
+
+class Alarm(models.Model):
+    """The push of one emergency case to the on-duty people, and its acknowledgement (接警确认).
+
+    Until someone acknowledges, the monitor climbs ``level`` once ``ack_due_at`` passes (street duty, then county
+    duty: ``choices.AlarmLevel``) by a conditional UPDATE; at the top ``ack_due_at`` is cleared."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="alarm")
+    reason = models.CharField(_("触发原因"), max_length=200)
+    raised_at = models.DateTimeField(_("推送时间"))
+    level = models.PositiveSmallIntegerField(_("推送层级"), default=0)
+    ack_due_at = models.DateTimeField(_("接警确认时限"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("接警确认时间"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    notified = models.JSONField(
+        default=list, blank=True
+    )  # [{"level": 0, "users": [ids], "phones": [masked]}]
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["ack_due_at"],
+                name="alarm_unacknowledged",
+                condition=Q(acknowledged_at__isnull=True, ack_due_at__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} L{self.level}"
+
+
+class DutyPhone(models.Model):
+    """The duty phone (值班电话) of a community, street or county: told of every emergency in it by SMS."""
+
+    region = models.OneToOneField(Region, on_delete=models.CASCADE, related_name="duty_phone")
+    phone = models.CharField(_("值班电话"), max_length=20)
+    note = models.CharField(_("说明"), max_length=64, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.region_id}: {self.phone}"

@@ -1,16 +1,16 @@
 """Triage defaults (分级分流): what a category and a place suggest for level and department.
 
 ``SUGGESTERS`` is the hook where smart triage plugs in: each is called with the category, grid, title and
-description and may return a ``Suggestion``, possibly of another category. A suggestion of the same category
-overrides its defaults; one with ``auto`` set makes intake triage the case to its category at once (the triage
-event carries ``auto`` as its mark). The level and department of a chosen category are ``defaults_for``.
+description (and, at intake, the channel) and may return a ``Suggestion``, possibly of another category. A
+suggestion of the same category overrides its defaults; one with ``auto`` set makes intake triage the case to its
+category at once (the triage event carries ``auto`` as its mark), unless staff entered the case. The level and
+department of a chosen category are ``defaults_for``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from linli.cases.choices import HandlingLevel
 from linli.cases.models import Category
@@ -28,7 +28,15 @@ class Suggestion:
     auto: dict[str, Any] | None = None
 
 
-Suggester = Callable[[Category, Grid, str, str], Suggestion | None]
+class Suggester(Protocol):
+    """Called with the category, grid, title and description of an appeal, and at intake with its ``channel``
+    (empty elsewhere): a channel decides whether a confident suggestion may carry ``auto``."""
+
+    def __call__(
+        self, category: Category, grid: Grid, title: str, description: str, *, channel: str = ""
+    ) -> Suggestion | None: ...
+
+
 SUGGESTERS: list[Suggester] = []
 
 
@@ -57,9 +65,11 @@ def category_defaults(category: Category, grid: Grid) -> Suggestion:
     return Suggestion(category=category, handling_level=level, department=department)
 
 
-def suggest(category: Category, grid: Grid, title: str = "", description: str = "") -> Suggestion:
+def suggest(
+    category: Category, grid: Grid, title: str = "", description: str = "", *, channel: str = ""
+) -> Suggestion:
     for suggester in SUGGESTERS:
-        found = suggester(category, grid, title, description)
+        found = suggester(category, grid, title, description, channel=channel)
         if found is not None:
             return found
     return category_defaults(category, grid)

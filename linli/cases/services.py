@@ -18,14 +18,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from linli.audit import services as audit
-from linli.cases import attachments, deadlines, routing, selectors
+from linli.cases import attachments, deadlines, marks, routing, selectors
+from linli.cases import urgency as emergencies
 from linli.cases.choices import (
     ACTIONS,
-    ALERT_NONE,
     CALLBACK_SATISFACTION,
     Action,
     Activity,
@@ -42,6 +42,7 @@ from linli.cases.intake import (  # noqa: F401  (default_title and TITLE_MAX sta
     claim_key,
     clean_text,
     default_title,
+    intake_suggestion,
     request_hash,
 )
 from linli.cases.models import (
@@ -113,10 +114,8 @@ def _snapshot(case: Case) -> dict[str, Any]:
     }
 
 
-def _limits(category: Category) -> deadlines.Limits:
-    return deadlines.Limits(
-        category.accept_within, category.accept_unit, category.resolve_within, category.resolve_unit
-    )
+def _limits(category: Category, emergency: bool = False) -> deadlines.Limits:
+    return emergencies.limits(category, emergency=emergency)
 
 
 def case_create(
@@ -144,6 +143,7 @@ def case_create(
     source: str = "console",
     photos: Sequence[Any] = (),
     patrol: PatrolLog | None = None,
+    suggestion: routing.Suggestion | None = None,
 ) -> Case:
     """Create a case from any channel, with its number, deadlines, triage defaults, timeline and audit rows.
 
@@ -155,7 +155,12 @@ def case_create(
     A signed-in ``actor`` must hold the case scope over ``grid`` (NotFound otherwise, nothing written);
     ``actor=None`` is the resident's and the anonymous channels (QR page, wish box, Open311 clients checked by
     their key). ``photos`` are checked (count, size, real image) before anything is written; ``patrol`` links a
-    problem found on a patrol (一日双巡) to its log, which must be of the same grid."""
+    problem found on a patrol (一日双巡) to its log, which must be of the same grid.
+
+    The routing suggestion (the classifier's, ``intake.intake_suggestion``) is computed before the write
+    transaction, never under its lock (ADR 0027); a caller that wraps this in a transaction of its own computes it
+    first and passes ``suggestion``. A confident suggestion triages the case at once only on an auto-routed
+    channel, and never when a signed-in staff member entered the case: the category they picked stands."""
     if _is_user(actor) and not access.can(actor, Cap.CASE_VIEW, grid):
         raise NotFound("网格不存在或不在您的管辖范围内", field="grid")
     if patrol is not None and patrol.grid_id != grid.pk:
@@ -180,11 +185,29 @@ def case_create(
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
     )
+    # An emergency (紧急警情, ADR 0026): 特急, natural-time clock, the on-duty people pushed in this transaction.
+    hit = emergencies.evaluate(
+        category,
+        title=intake.values["title"],
+        description=intake.values["description"],
+        attributes=intake.values["attributes"],
+    )
+    intake.values |= emergencies.emergency_values(hit)
     key = (idempotency_key or "").strip()
     if len(key) > 128:
         raise LinliError("幂等键不能超过 128 个字符", field="idempotency_key")
     anonymous = intake.values["anonymous"]
     who = None if anonymous else actor
+    if suggestion is None:
+        suggestion = intake_suggestion(
+            channel=channel,
+            category=category,
+            grid=grid,
+            title=intake.values["title"],
+            description=intake.values["description"],
+        )
+    own = suggestion if suggestion.category.pk == category.pk else routing.category_defaults(category, grid)
+    auto_route = suggestion.auto is not None and not _is_user(actor)
     with transaction.atomic():
         if key:
             earlier = claim_key(client[:64], key, request_hash(intake.fingerprint))
@@ -192,11 +215,7 @@ def case_create(
                 earlier._created = False  # type: ignore[attr-defined]
                 return earlier
         now = timezone.now()
-        due = deadlines.compute(now, _limits(category))
-        suggestion = routing.suggest(category, grid, intake.values["title"], intake.values["description"])
-        own = (
-            suggestion if suggestion.category.pk == category.pk else routing.category_defaults(category, grid)
-        )
+        due = deadlines.compute(now, _limits(category, emergency=hit is not None))
         case = Case.objects.create(
             **intake.values,
             number=next_number(now),
@@ -236,8 +255,10 @@ def case_create(
         )
         if intake.phone:
             _send_receipt(case, intake.phone)
+        if hit is not None:
+            emergencies.raise_alarm(case, hit, now)
         events = [created]
-        if suggestion.auto is not None:
+        if auto_route:
             # Smart triage was sure enough: the system triages the case as staff would (one path, marked).
             case, routed = _transition(
                 case=case,
@@ -439,14 +460,24 @@ def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             }
         }
     if category.pk != case.category_id:
-        # Re-routed after a wrong category: the clock keeps its start (the moment of reporting).
-        due = deadlines.compute(case.created_at, _limits(category))
-        step.values |= {
-            "accept_due_at": due.accept_due_at,
-            "resolve_due_at": due.resolve_due_at,
-            "accept_soon_at": due.accept_soon_at,
-            "resolve_soon_at": due.resolve_soon_at,
-        }
+        # Re-routed after a wrong category: the clock keeps its start (the moment of reporting). The new category's
+        # emergency rule may make it an emergency now (never the reverse: ADR 0026).
+        hit = emergencies.evaluate(
+            category, title=case.title, description=case.description, attributes=case.attributes
+        )
+        hit = None if case.emergency else hit
+        due = deadlines.compute(case.created_at, _limits(category, case.emergency or hit is not None))
+        step.values |= marks.moved_clocks(case, due, now)
+        if hit is not None:
+            step.values |= emergencies.emergency_values(hit)
+            step.data |= {"urgency": Urgency.CRITICAL, "emergency": hit.reason}
+
+            found: emergencies.Hit = hit
+
+            def push(routed: Case) -> None:
+                emergencies.raise_alarm(routed, found, now)
+
+            step.after = push
         step.data |= {
             "previous_category": case.category.code,
             "accept_due_at": _iso(due.accept_due_at),
@@ -502,13 +533,8 @@ def _step_undo_auto_triage(
         "handler_department": department.code if department else None,
     }
     if category.pk != case.category_id:
-        due = deadlines.compute(case.created_at, _limits(category))
-        values |= {
-            "accept_due_at": due.accept_due_at,
-            "resolve_due_at": due.resolve_due_at,
-            "accept_soon_at": due.accept_soon_at,
-            "resolve_soon_at": due.resolve_soon_at,
-        }
+        due = deadlines.compute(case.created_at, _limits(category, case.emergency))
+        values |= marks.moved_clocks(case, due, now)
         step_data |= {"accept_due_at": _iso(due.accept_due_at), "resolve_due_at": _iso(due.resolve_due_at)}
     return _Step(values=values, data=step_data)
 
@@ -554,7 +580,7 @@ def _step_pause(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[
 
 
 def _step_resume(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
-    unit = case.category.resolve_unit
+    unit = deadlines.resolve_unit(case)
     stood = deadlines.paused_seconds(case.paused_at or now, now, unit)
     due = case.resolve_due_at and deadlines.shift(case.resolve_due_at, stood, unit)
     soon = case.resolve_soon_at and deadlines.shift(case.resolve_soon_at, stood, unit)
@@ -590,7 +616,7 @@ def _step_confirm(case: Case, actor: Any, now: dt.datetime, note: str, data: dic
 
 
 def _step_reopen(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
-    due = deadlines.compute(now, _limits(case.category))
+    due = deadlines.compute(now, _limits(case.category, case.emergency))
     satisfaction = data.get("satisfaction") or Satisfaction.UNSATISFIED
     return _Step(
         values={
@@ -599,13 +625,8 @@ def _step_reopen(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             "accepted_at": None,
             "resolved_at": None,
             "callback_due_at": None,
-            "accept_due_at": due.accept_due_at,
-            "resolve_due_at": due.resolve_due_at,
-            "accept_soon_at": due.accept_soon_at,
-            "resolve_soon_at": due.resolve_soon_at,
             # A new round of both clocks: the sweeps may supervise it again.
-            "accept_alert": ALERT_NONE,
-            "resolve_alert": ALERT_NONE,
+            **marks.moved_clocks(case, due, now),
         },
         data={
             "satisfaction": satisfaction,
@@ -629,14 +650,48 @@ def _step_reject(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
     return _Step(values={"closed_at": now})
 
 
+# A merge target must still own its problem: not merged, closed or rejected (ADR 0025).
+MERGE_TARGET_REFUSED = frozenset({Status.MERGED, Status.CLOSED, Status.REJECTED})
+MERGE_CHAIN_MAX = 10
+
+
+def _lock_merge_target(case: Case, into: Case) -> Case:
+    """Lock the merged case and its target (by id, the one order every merge takes, so two merges of the same pair
+    in opposite directions cannot deadlock; SQLite's IMMEDIATE transaction already serialises writers) and return
+    the target as committed now. Refused — nothing written — when the target no longer owns its problem or its
+    merge chain leads back to ``case``: of "X into Y" and "Y into X" run at once, the second finds its target
+    merged and gets a ConflictError, so two cases never end as duplicates of each other (issue #10 item 3)."""
+    rows = {
+        row.pk: row
+        for row in Case.objects.select_for_update().filter(pk__in=[case.pk, into.pk]).order_by("pk")
+    }
+    fresh = rows.get(into.pk)
+    if fresh is None:
+        raise NotFound("目标诉求不存在或不在您的管辖范围内", field="into")
+    seen: set[int] = {fresh.pk}
+    hop = fresh.merged_into_id
+    while hop is not None and len(seen) < MERGE_CHAIN_MAX:
+        if hop == case.pk:
+            raise ConflictError(f"诉求 {fresh.number} 已合并到本诉求，不能反向合并，请刷新", field="into")
+        if hop in seen:
+            break
+        seen.add(hop)
+        hop = Case.objects.filter(pk=hop).values_list("merged_into_id", flat=True).first()
+    if fresh.status in MERGE_TARGET_REFUSED:
+        message = f"诉求 {fresh.number} 已{fresh.get_status_display()}，不能作为合并目标"
+        if fresh.status != into.status:  # changed since the caller read it: someone acted first
+            raise ConflictError(message + "，请刷新", field="into")
+        raise LinliError(message, field="into")
+    return fresh
+
+
 def _step_merge(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
-    into: Case | None = data.get("into")
-    if into is None:
+    given: Case | None = data.get("into")
+    if given is None:
         raise LinliError("请选择要合并到的诉求", field="into")
-    if into.pk == case.pk:
+    if given.pk == case.pk:
         raise LinliError("不能合并到自身", field="into")
-    if into.status in (Status.MERGED, Status.REJECTED):
-        raise LinliError(f"诉求 {into.number} 已{into.get_status_display()}，不能作为合并目标", field="into")
+    into = _lock_merge_target(case, given)
     if actor is not None and not access.can(actor, Cap.CASE_TRIAGE, into):
         raise NotFound("目标诉求不存在或不在您的管辖范围内", field="into")
 
@@ -704,6 +759,11 @@ def transition(
         raise LinliError(f"未知的操作：{action}", field="action")
     checked = attachments.check_photos(photos, public=not _is_user(actor)) if photos else []
     auto_assign = bool(data.pop("auto_assign", False)) and action == Action.TRIAGE
+    if action == Action.TRIAGE:
+        # The chosen category's routing (the classifier's when it suggests this very category) is worked out
+        # before the write transaction: never the classifier under the write lock (ADR 0027).
+        chosen = data.get("category") or case.category
+        data["suggestion"] = routing.defaults_for(chosen, case.grid, case.title, case.description)
     with transaction.atomic():
         case, event = _transition(
             case=case, action=action, actor=actor, version=version, note=note, source=source, data=data
@@ -787,11 +847,9 @@ def handler_recipients(case: Case) -> list[Any]:
 
 def access_holders(*, kinds: list[str], **place: Any) -> list[Any]:
     """Users holding an active post of one of ``kinds`` on ``place`` (region_id, grid_id, department_id …)."""
-    today = timezone.localdate()
     posts = (
-        Post.objects.filter(kind__in=kinds, user__isnull=False, user__is_active=True, **place)
-        .filter(started_on__lte=today)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        Post.objects.active()
+        .filter(kind__in=kinds, user__isnull=False, user__is_active=True, **place)
         .select_related("user")
         .order_by("user_id")
     )

@@ -13,7 +13,10 @@ Every deadline lives on the case row; each sweep reads the rows it still has to 
 has it, so several monitors share the work. The case's state change is a conditional UPDATE (see
 ``supervision.supervise_due_soon`` / ``escalate_overdue``), the notice's unique constraint guards it a second time,
 and the notice, the timeline entry and the inbox messages are written in the same transaction: a monitor killed
-mid-batch leaves nothing half-done, and the next sweep picks the rows up again.
+mid-batch leaves nothing half-done, and the next sweep picks the rows up again. Inside a batch each row has its own
+savepoint: a row whose work fails (a real database error, a bug) is rolled back alone, logged without personal data
+and counted in ``SweepFailure``; the batch goes on, and after ``MAX_ATTEMPTS`` failed runs the row is left alone
+until an operator clears its failure row (ADR 0025).
 
 Each function takes ``now`` and returns how many cases it acted on.
 """
@@ -23,12 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from linli.audit import services as audit
@@ -44,7 +48,7 @@ from linli.cases.choices import (
     Step,
     SupervisionLevel,
 )
-from linli.cases.models import Case, Supervision, Whistle, WhistleStatus
+from linli.cases.models import Case, Supervision, SweepFailure, Whistle, WhistleStatus
 from linli.core.errors import ConflictError
 from linli.notifications import services as notifications
 from linli.org.choices import PostKind
@@ -54,6 +58,7 @@ from linli.registry.models import Region
 logger = logging.getLogger("linli.cases.sweeps")
 
 BATCH = 500  # cases claimed per transaction
+MAX_ATTEMPTS = 5  # failed runs on one row before its sweep leaves it alone (``SweepFailure``, ADR 0025)
 RUN_BUDGET_SECONDS = 20.0  # one sweep run stops taking new batches after this; the next run continues
 COUNTY = "county"  # the level above the top handling levels (street, department)
 
@@ -81,8 +86,8 @@ class People:
             key = (kind, field, value)
             if key not in self._posts:
                 posts = (
-                    Post.objects.filter(kind=kind, user__isnull=False, user__is_active=True, **{field: value})
-                    .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=self.today))
+                    Post.objects.active(self.today)
+                    .filter(kind=kind, user__isnull=False, user__is_active=True, **{field: value})
                     .select_related("user")
                     .order_by("id")
                 )
@@ -231,28 +236,104 @@ def _red(case: Case, step: str, now: dt.datetime, people: People) -> bool:
 # --- batching ---------------------------------------------------------------------------------------------------
 
 
+def _error_code(exc: BaseException) -> str:
+    """The exception's class and, for a database error, its SQLSTATE: what a log may say (never the message, which
+    can quote the row)."""
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "sqlite_errorname", None)
+    return f"{type(exc).__name__}:{state}" if state else type(exc).__name__
+
+
+def _failed(sweep: str, row_id: int, exc: Exception, now: dt.datetime) -> int:
+    """Count a failed attempt on ``row_id`` (in the batch's transaction, after the row's savepoint rolled back) and
+    log it without personal data; returns the attempts so far."""
+    code = _error_code(exc)
+    counted = SweepFailure.objects.filter(sweep=sweep, row_id=row_id).update(
+        attempts=F("attempts") + 1, error=code, last_at=now
+    )
+    if not counted:
+        SweepFailure.objects.create(
+            sweep=sweep, row_id=row_id, attempts=1, error=code, first_at=now, last_at=now
+        )
+    attempts = (
+        SweepFailure.objects.filter(sweep=sweep, row_id=row_id).values_list("attempts", flat=True).get()
+    )
+    frames = "".join(traceback.format_tb(exc.__traceback__))  # where, not what: no values, no message
+    logger.error(
+        "sweep %s: row %s failed (%s), attempt %d of %d%s\n%s",
+        sweep,
+        row_id,
+        code,
+        attempts,
+        MAX_ATTEMPTS,
+        "; left alone until its sweep failure row is deleted" if attempts >= MAX_ATTEMPTS else "",
+        frames,
+    )
+    return attempts
+
+
+def _each(sweep: str, rows: list[Any], act: Callable[[Any], bool], failed: set[int]) -> int:
+    """``act`` on each row in its own savepoint: a row whose work raises (a real database error, a bug) is rolled
+    back alone, counted and logged, and the batch goes on. A row that succeeds clears its earlier failures."""
+    done = 0
+    now = timezone.now()
+    earlier = set(
+        SweepFailure.objects.filter(sweep=sweep, row_id__in=[r.pk for r in rows]).values_list(
+            "row_id", flat=True
+        )
+    )
+    for row in rows:
+        try:
+            with transaction.atomic():
+                acted = act(row)
+        except Exception as exc:  # isolate the row, whatever it raised; counted and logged in _failed
+            failed.add(row.pk)
+            _failed(sweep, row.pk, exc, now)
+            continue
+        done += acted
+        if row.pk in earlier:
+            SweepFailure.objects.filter(sweep=sweep, row_id=row.pk).delete()
+    return done
+
+
 def _batches(
-    query: Callable[[], QuerySet[Case]], order: str, act: Callable[[Case], bool], *, budget: float
+    sweep: str,
+    query: Callable[[], QuerySet[Any]],
+    order: str,
+    act: Callable[[Any], bool],
+    *,
+    budget: float,
+    related: tuple[str, ...] = ("handler_user",),
 ) -> int:
     """Take due rows ``BATCH`` at a time, each batch in one transaction with its rows locked (skipping rows another
-    monitor holds), until none are left or the time budget is spent."""
+    monitor holds), until none are left or the time budget is spent.
+
+    Each row runs in its own savepoint (``_each``): a poison row cannot block the rows behind it. A row that failed
+    is not taken again in the same run, and after ``MAX_ATTEMPTS`` failed runs not at all (``SweepFailure``)."""
     acted = 0
+    failed: set[int] = set()
     stop_at = time.monotonic() + budget
     while True:
+        given_up = SweepFailure.objects.filter(sweep=sweep, attempts__gte=MAX_ATTEMPTS).values("row_id")
         with transaction.atomic():
             rows = list(
                 query()
-                .select_related("handler_user")
+                .exclude(pk__in=given_up)
+                .exclude(pk__in=sorted(failed))
+                .select_related(*related)
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by(order)[:BATCH]
             )
-            done = sum(1 for case in rows if act(case))
+            done = _each(sweep, rows, act, failed)
         acted += done
         if len(rows) < BATCH or not done or time.monotonic() >= stop_at:
+            if failed:
+                logger.warning("sweep %s: %d row(s) failed this run", sweep, len(failed))
             return acted
 
 
 def _per_step(
+    name: str,
     now: dt.datetime,
     budget: float,
     *,
@@ -270,7 +351,11 @@ def _per_step(
             return Case.objects.filter(status__in=statuses, **when(step))
 
         acted += _batches(
-            due, order.format(step=step), partial(act, step=step, now=now, people=people), budget=budget
+            f"{name}:{step}",
+            due,
+            order.format(step=step),
+            partial(act, step=step, now=now, people=people),
+            budget=budget,
         )
     return acted
 
@@ -278,6 +363,7 @@ def _per_step(
 def mark_due_soon(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
     """Yellow notices for accept and resolve steps that reached 80 % of their window; returns how many."""
     return _per_step(
+        "due_soon",
         now,
         budget,
         when=lambda step: {f"{step}_alert": ALERT_NONE, f"{step}_soon_at__lte": now},
@@ -289,6 +375,7 @@ def mark_due_soon(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> in
 def escalate_overdue(now: dt.datetime, *, budget: float = RUN_BUDGET_SECONDS) -> int:
     """Red notices and one-level escalation for accept and resolve steps past their deadline; returns how many."""
     return _per_step(
+        "overdue",
         now,
         budget,
         when=lambda step: {f"{step}_alert__lt": ALERT_RED, f"{step}_due_at__lt": now},
@@ -318,7 +405,7 @@ def close_callbacks_without_response(now: dt.datetime, *, budget: float = RUN_BU
     def due() -> QuerySet[Case]:
         return Case.objects.filter(status__in=[str(s) for s in CALLBACK], callback_due_at__lte=now)
 
-    return _batches(due, "callback_due_at", _close_no_response, budget=budget)
+    return _batches("callback_expired", due, "callback_due_at", _close_no_response, budget=budget)
 
 
 # --- whistles (吹哨) not reported in time ------------------------------------------------------------------------
@@ -387,22 +474,18 @@ def whistles_report_overdue(now: dt.datetime, *, budget: float = RUN_BUDGET_SECO
     """Red notices for whistled departments past their report deadline (partial index ``whistle_report_late_todo``,
     batches locked with ``SKIP LOCKED``); returns how many."""
     people = People(timezone.localdate(now))
-    acted = 0
-    stop_at = time.monotonic() + budget
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Whistle.objects.filter(
-                    status=WhistleStatus.CALLED, alert__lt=ALERT_RED, report_due_at__lt=now
-                )
-                .select_related("case", "department", "called_by")
-                .select_for_update(skip_locked=True, of=("self",))
-                .order_by("report_due_at")[:BATCH]
-            )
-            done = sum(1 for row in rows if _whistle_red(row, now, people))
-        acted += done
-        if len(rows) < BATCH or not done or time.monotonic() >= stop_at:
-            return acted
+
+    def due() -> QuerySet[Whistle]:
+        return Whistle.objects.filter(status=WhistleStatus.CALLED, alert__lt=ALERT_RED, report_due_at__lt=now)
+
+    return _batches(
+        "whistle_report",
+        due,
+        "report_due_at",
+        partial(_whistle_red, now=now, people=people),
+        budget=budget,
+        related=("case", "department", "called_by"),
+    )
 
 
 # --- monitor entry points (``now`` = the clock) -----------------------------------------------------------------

@@ -45,6 +45,16 @@ def data_dir() -> Path:
     return path
 
 
+def shared_dir() -> Path:
+    """The shared data folder (real data sets, JSON Schemas) that tests, benchmarks and commands read and never copy
+    into the repository: ``LINLI_SHARED_DIR``, else ``shared`` beside the checkout (``<repo>/../shared``), found from
+    this package's location, never from the working directory or an absolute path."""
+    value = os.environ.get("LINLI_SHARED_DIR")
+    if value:
+        return Path(value).expanduser().resolve()
+    return Path(__file__).resolve().parents[2].parent / "shared"
+
+
 def secret_from_env_or_file(name: str, directory: Path, filename: str, nbytes: int = 32) -> str:
     """Return the environment value, else the one kept in the data dir, creating it (mode 0600) on first run."""
     value = os.environ.get(name)

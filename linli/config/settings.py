@@ -15,11 +15,14 @@ from linli.config.env import (
     env_str,
     secret_from_env_or_file,
     secret_list_from_env_or_file,
+    shared_dir,
     tile_origins,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
+# Test data location (issue #10): the shared data folder read by tests, benchmarks and commands (see config/env.py).
+LINLI_SHARED_DIR = shared_dir()
 
 SECRET_KEY = secret_from_env_or_file("SECRET_KEY", DATA_DIR, "secret_key", nbytes=50)
 # Key rotation (docs/operations.md): the previous SECRET_KEY(s), comma-separated or one a line in
@@ -113,6 +116,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PgBouncer in transaction mode (issue #10 item 6; ADR 0027): a server connection is ours only for a transaction,
+# so no server-side cursor may outlive one (Django's ``.iterator()`` outside a transaction declares WITH HOLD).
+LINLI_PGBOUNCER = env_bool("LINLI_PGBOUNCER", False)
+if LINLI_PGBOUNCER and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -271,6 +279,10 @@ MEDIA_URL = "/media/"
 # Ledger imports: bigger files are refused with a clear message.
 LINLI_IMPORT_MAX_BYTES = env_int("LINLI_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 LINLI_IMPORT_BATCH = env_int("LINLI_IMPORT_BATCH", 2000)
+# Ledger import failures (issue #10, ADR 0024): a job whose worker stopped heart-beating is re-queued by the
+# monitor at most this many times, then failed; the writer thread's queue waits are bounded by this many seconds.
+LINLI_IMPORT_MAX_ATTEMPTS = env_int("LINLI_IMPORT_MAX_ATTEMPTS", 3)
+LINLI_IMPORT_QUEUE_WAIT = env_float("LINLI_IMPORT_QUEUE_WAIT", 1.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Data files (issue #9, ADR 0023): uploads and photos readable by the service's account only; a ledger upload is
@@ -318,6 +330,17 @@ LOGGING = {
 LINLI_TRIAGE_AUTO_CONFIDENCE = env_float("LINLI_TRIAGE_AUTO_CONFIDENCE", 0.8)
 # … and then (unless switched off) the new appeal is triaged automatically, marked, and can be undone.
 LINLI_TRIAGE_AUTO_ROUTE = env_bool("LINLI_TRIAGE_AUTO_ROUTE", True)
+# --- Smart triage in the loop (issue #10 items 6-7; ADR 0027).
+# Auto-routing per channel: only these channels' appeals are triaged automatically (residents' own reports). On
+# staff channels (hotline, door-knocking, grid worker, patrol, API) the suggestion is shown, never applied; and a
+# category a signed-in staff member picked is never overridden, whatever the channel.
+LINLI_TRIAGE_AUTO_ROUTE_CHANNELS = [
+    c.strip()
+    for c in env_str("LINLI_TRIAGE_AUTO_ROUTE_CHANNELS", "qr_resident,open311,wish_box").split(",")
+    if c.strip()
+]
+# The retrain's lease (a row with an expiry, both databases): renewed while training, taken over once expired.
+LINLI_TRIAGE_RETRAIN_LEASE_SECONDS = env_int("LINLI_TRIAGE_RETRAIN_LEASE_SECONDS", 600)
 # Scheduled retrain from staff triage: once this many newly labelled cases exist and this many hours have passed.
 LINLI_TRIAGE_RETRAIN_MIN_NEW = env_int("LINLI_TRIAGE_RETRAIN_MIN_NEW", 50)
 LINLI_TRIAGE_RETRAIN_EVERY_HOURS = env_float("LINLI_TRIAGE_RETRAIN_EVERY_HOURS", 24.0)

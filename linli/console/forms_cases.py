@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from linli.cases.choices import (
     AttributeType,
     Channel,
+    EmergencyRule,
     HandlingLevel,
     Satisfaction,
     Status,
@@ -326,6 +327,43 @@ class CategoryForm(forms.Form):
     )
     active = forms.BooleanField(label=_("启用"), required=False)
     sort = forms.IntegerField(label=_("排序"), min_value=0, max_value=32767, initial=0)
+    # Emergencies (紧急警情, ADR 0026)
+    emergency_rule = forms.ChoiceField(
+        label=_("紧急警情规则"),
+        choices=EmergencyRule.choices,
+        initial=EmergencyRule.OFF,
+        required=False,
+        help_text=_("命中时按“特急”处置：自然时间计时，立即推送物业、网格员和社区值班电话"),
+    )
+    emergency_attribute = forms.CharField(
+        label=_("触发字段代码"),
+        max_length=48,
+        required=False,
+        help_text=_("本分类附加字段的代码，如 trapped"),
+    )
+    emergency_values = forms.CharField(
+        label=_("触发取值"), max_length=200, required=False, help_text=_("该字段取这些值时触发，如 yes")
+    )
+    emergency_keywords = forms.CharField(
+        label=_("触发关键词"),
+        max_length=400,
+        required=False,
+        help_text=_("标题或描述含其中任一词时触发，用顿号分隔，如 困人、被困"),
+    )
+    emergency_accept_minutes = forms.IntegerField(
+        label=_("紧急受理时限（分钟）"), min_value=1, max_value=1440, initial=10, required=False
+    )
+    emergency_resolve_minutes = forms.IntegerField(
+        label=_("紧急办结时限（分钟）"), min_value=1, max_value=10080, initial=120, required=False
+    )
+    emergency_ack_minutes = forms.IntegerField(
+        label=_("接警确认时限（分钟）"),
+        min_value=1,
+        max_value=120,
+        initial=5,
+        required=False,
+        help_text=_("超时无人接警确认，升级推送街道、县区值班"),
+    )
 
     def __init__(
         self, *args: Any, parents: list[tuple[Any, str]], editing: bool = False, **kwargs: Any

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from linli.console import views_case_entry, views_cases, views_categories
+from linli.console import views_alarms, views_case_entry, views_cases, views_categories
 
 urlpatterns = [
     path("cases/", views_cases.case_list, name="cases"),
@@ -27,6 +27,8 @@ urlpatterns = [
         name="case_extension_decide",
     ),
     path("cases/<int:pk>/merged/<int:source>/feedback/", views_cases.case_feedback, name="case_feedback"),
+    path("cases/<int:pk>/acknowledge/", views_alarms.case_acknowledge, name="case_acknowledge"),
+    path("settings/duty-phones/", views_alarms.duty_phones, name="duty_phones"),
     path("settings/categories/", views_categories.category_list, name="categories"),
     path("settings/categories/new/", views_categories.category_new, name="category_new"),
     path("settings/categories/<int:pk>/", views_categories.category_edit, name="category"),

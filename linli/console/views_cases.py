@@ -61,6 +61,7 @@ from linli.cases.models import (
     WhistleStatus,
 )
 from linli.console import forms_cases as f
+from linli.console import views_alarms
 from linli.console.views import View, _client_ip, console_view
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.scope import Scope
@@ -583,6 +584,7 @@ def _detail_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str,
     ctx |= _extension_context(user, case, extra.pop("extension_form", None))
     ctx |= _merged_context(user, case)
     ctx |= _duplicates_context(user, case, actions)
+    ctx |= views_alarms.alarm_context(user, case)
     ctx.update(extra)
     return ctx
 

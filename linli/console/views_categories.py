@@ -41,6 +41,13 @@ FIELD_LABELS = {
     "values": "可选值",
     "order": "顺序",
     "category_id": "分类",
+    "emergency_rule": "紧急警情规则",
+    "emergency_attribute": "触发字段代码",
+    "emergency_values": "触发取值",
+    "emergency_keywords": "触发关键词",
+    "emergency_accept_minutes": "紧急受理时限（分钟）",
+    "emergency_resolve_minutes": "紧急办结时限（分钟）",
+    "emergency_ack_minutes": "接警确认时限（分钟）",
 }
 
 
@@ -71,7 +78,25 @@ def _put_errors(form: Any, exc: LinliError) -> None:
         form.add_error(field if field in form.fields else None, message)
 
 
-def _category_input(data: dict[str, Any], code: str) -> service.CategoryInput:
+def _emergency_input(data: dict[str, Any], posted: Any, current: Category | None) -> dict[str, Any]:
+    """The emergency settings as posted; one the form did not post at all keeps its stored (or default) value, so
+    an older page or script saving the other fields never switches a rule off (ADR 0026)."""
+    stored = service.category_values(current) if current is not None else {}
+    defaults = service.CategoryInput(name="", code="")
+    out: dict[str, Any] = {}
+    for name in service.EMERGENCY_FIELDS:
+        if name in posted and data.get(name) not in (None, ""):
+            out[name] = data[name]
+        elif name in posted and not name.endswith("_minutes") and name != "emergency_rule":
+            out[name] = ""
+        else:
+            out[name] = stored.get(name, getattr(defaults, name))
+    return out
+
+
+def _category_input(
+    data: dict[str, Any], code: str, posted: Any = (), current: Category | None = None
+) -> service.CategoryInput:
     parent = Category.objects.filter(pk=data["parent"]).first() if data.get("parent") else None
     return service.CategoryInput(
         name=data["name"],
@@ -88,6 +113,7 @@ def _category_input(data: dict[str, Any], code: str) -> service.CategoryInput:
         keywords=data.get("keywords") or "",
         active=bool(data.get("active")),
         sort=data.get("sort") or 0,
+        **_emergency_input(data, posted, current),
     )
 
 
@@ -138,7 +164,8 @@ def category_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 category = service.category_create(
-                    actor=request.user, data=_category_input(form.cleaned_data, form.cleaned_data["code"])
+                    actor=request.user,
+                    data=_category_input(form.cleaned_data, form.cleaned_data["code"], request.POST),
                 )
             except PermissionDenied:
                 raise
@@ -156,6 +183,10 @@ def category_new(request: HttpRequest) -> HttpResponse:
             "resolve_within": 5,
             "resolve_unit": "working_days",
             "sort": 0,
+            "emergency_rule": "off",
+            "emergency_accept_minutes": 10,
+            "emergency_resolve_minutes": 120,
+            "emergency_ack_minutes": 5,
         }
         if request.GET.get("parent", "").isdigit():
             initial["parent"] = int(request.GET["parent"])
@@ -211,7 +242,7 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 service.category_update(
                     actor=request.user,
                     category=category,
-                    data=_category_input(form.cleaned_data, category.code),
+                    data=_category_input(form.cleaned_data, category.code, request.POST, category),
                 )
             except PermissionDenied:
                 raise

@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from linli.cases import attachments, patrols, services
+from linli.cases import attachments, patrols, services, urgency
 from linli.cases import selectors as case_selectors
 from linli.cases.choices import HANDLING, Action, Channel, Status
-from linli.cases.models import Case, PatrolLog, PatrolShift
+from linli.cases.models import Alarm, Case, PatrolLog, PatrolShift
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.scope import Scope
 from linli.mobile import selectors
@@ -234,6 +234,8 @@ def _render_case(
             "photos": attachments.attachments_for(case),
             "can_accept": can_handle and case.status == Status.ASSIGNED,
             "can_resolve": can_handle and case.status in HANDLING,
+            "alarm": Alarm.objects.filter(case_id=case.pk).first() if case.emergency else None,
+            "can_acknowledge": urgency.can_acknowledge(request.user, case),
             "resolve_form": resolve_form,
             "photo_errors": photo_errors,
             "max_photos": attachments.MAX_PHOTOS,
@@ -248,6 +250,14 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
     """Accept (受理) or resolve (办结, with result and photos) through the state machine."""
     case = _case(request, pk)
     action = request.POST.get("action", "")
+    if action == "acknowledge":  # 接警确认 of an emergency (ADR 0026)
+        try:
+            urgency.acknowledge(case=case, actor=request.user, source="mobile")
+        except LinliError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("已接警确认，请立即处置"))
+        return redirect("mobile:grid_case", pk=case.pk)
     if action == Action.ACCEPT:
         try:
             version = int(request.POST.get("version", ""))

@@ -30,6 +30,7 @@ from django.utils.html import strip_tags
 
 from linli.cases import services as case_services
 from linli.cases.choices import Channel
+from linli.cases.intake import intake_suggestion
 from linli.cases.models import Case
 from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError
@@ -333,9 +334,14 @@ def submit_request(
     if not description:  # optional in GeoReport v2, required on a case
         description = f"{category.name}（提交时未填写描述）"
     c = cipher()
+    # The classifier runs before this transaction, never under the write lock (ADR 0027).
+    suggestion = intake_suggestion(
+        channel=Channel.OPEN311, category=category, grid=where.grid, description=description
+    )
     try:
         with transaction.atomic():
             case = case_services.case_create(
+                suggestion=suggestion,
                 channel=Channel.OPEN311,
                 category=category,
                 grid=where.grid,

@@ -450,7 +450,9 @@ def _write(rows: list[tuple[Any, ...]], extra_cols: list[str]) -> None:
     names = ", ".join(qn(c) for c in cols)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            # psycopg's own COPY: wrap its errors as Django's, like every other statement (ADR 0024).
+            copy_sql = f"COPY {table} ({names}) FROM STDIN"
+            with connection.wrap_database_errors, cur.copy(copy_sql) as copy:  # type: ignore[attr-defined]
                 for row in rows:
                     copy.write_row(row)
         else:

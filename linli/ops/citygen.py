@@ -664,7 +664,8 @@ class _Writer:
         cols = ", ".join(connection.ops.quote_name(c) for c in _columns(model, attnames))
         with connection.cursor() as cur:
             if self.postgres:
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                # psycopg's own COPY: wrap its errors as Django's, like every other statement (ADR 0024).
+                with connection.wrap_database_errors, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             else:

@@ -36,6 +36,7 @@ from linli.ops.citygen import (
     surname,
 )
 from linli.ops.demo_cases import seed_demo_cases
+from linli.ops.demo_emergencies import seed_demo_emergencies
 from linli.org.choices import PartyOrgLevel, PostKind
 from linli.org.models import Department, PartyMember, PartyOrg, Post
 from linli.registry.choices import GridKind, PoliticalStatus, RegionLevel, Relation
@@ -138,6 +139,10 @@ def seed_demo(
         return DemoResult(created=False, seconds=time.perf_counter() - started, logins=demo_logins())
     with transaction.atomic():
         counts = _Seeder(seed=seed, say=say).run(residents=residents, grids=grids, communities=communities)
+        # Emergencies (ADR 0026): lift entrapment, gas smell and fire hazards pushed to the on-duty people at once.
+        counts |= seed_demo_emergencies(
+            list(Region.objects.filter(grids__isnull=False).select_related("parent__parent").distinct())
+        )
     counts |= seed_demo_cases(seed=seed, say=say)
     return DemoResult(
         created=True, seconds=time.perf_counter() - started, counts=counts, logins=demo_logins()
@@ -176,7 +181,8 @@ def demo_logins() -> list[Login]:
         for u in User.objects.filter(is_superuser=True, username="admin").order_by("username")
     ]
     posts = (
-        Post.objects.filter(user__isnull=False, ended_on__isnull=True)
+        Post.objects.active()
+        .filter(user__isnull=False)
         .select_related(
             "user",
             "region",

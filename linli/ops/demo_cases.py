@@ -149,9 +149,11 @@ def _office_moment(rng: random.Random, day: dt.date) -> dt.datetime:
 
 def _places() -> list[_Place]:
     handlers: dict[tuple[str, int], User] = {}
-    for post in Post.objects.filter(
-        kind__in=[PostKind.GRID_WORKER, PostKind.COMMUNITY_WORKER], ended_on__isnull=True, user__isnull=False
-    ).select_related("user"):
+    for post in (
+        Post.objects.active()
+        .filter(kind__in=[PostKind.GRID_WORKER, PostKind.COMMUNITY_WORKER], user__isnull=False)
+        .select_related("user")
+    ):
         key = (post.kind, post.grid_id or post.region_id or 0)
         assert post.user is not None
         handlers.setdefault(key, post.user)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.utils import timezone
-
 from linli.cases import sweeps as case_sweeps
+from linli.cases import urgency as case_urgency
 from linli.metrics import rollup as metrics_rollup
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
-from linli.registry import import_uploads
-from linli.registry.models import ImportJob
+from linli.registry import import_jobs, import_uploads
 from linli.triage import history as triage_history
 from linli.triage.hotspots import hotspots_sweep
-
-IMPORT_STALL_AFTER = dt.timedelta(minutes=5)
 
 # Outbox messages: due retries, lost tasks, and attempts whose worker died (notifications cannot import ops).
 sweep("notifications_due", every_seconds=30)(notifications_due)
@@ -23,25 +17,14 @@ sweep("notifications_due", every_seconds=30)(notifications_due)
 
 @sweep("import_jobs_resume", every_seconds=60)
 def import_jobs_resume() -> int:
-    """An import whose worker died (no heartbeat for 5 minutes) is queued again; it resumes at its checkpoint."""
+    """An import whose worker died (no heartbeat for 5 minutes) is queued again and resumes at its checkpoint, at
+    most ``LINLI_IMPORT_MAX_ATTEMPTS`` times; after that it is failed, not re-queued forever (ADR 0024)."""
     from linli.org.tasks import run_import_job
 
-    cutoff = timezone.now() - IMPORT_STALL_AFTER
-    resumed = 0
-    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff).only(
-        "pk", "actor_id"
-    ):
-        claimed = ImportJob.objects.filter(
-            pk=job.pk, status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff
-        ).update(
-            status=ImportJob.Status.QUEUED,
-            heartbeat_at=timezone.now(),
-            message="工作进程中断，已自动重新排队续传",
-        )
-        if claimed:
-            run_import_job.enqueue(job.pk, job.actor_id)
-            resumed += 1
-    return resumed
+    requeue, _failed = import_jobs.stale_jobs_requeue()
+    for job_id, actor_id in requeue:
+        run_import_job.enqueue(job_id, actor_id)
+    return len(requeue)
 
 
 # Ledger uploads (plaintext personal data) of ended imports, and abandoned ones, are deleted (ADR 0023).
@@ -52,6 +35,8 @@ sweep("cases_due_soon", every_seconds=20)(case_sweeps.cases_due_soon)
 sweep("cases_overdue", every_seconds=15)(case_sweeps.cases_overdue)
 sweep("cases_callback_expired", every_seconds=30)(case_sweeps.cases_callback_expired)
 sweep("whistles_overdue", every_seconds=30)(case_sweeps.whistles_overdue)
+# Emergencies (ADR 0026): an alarm nobody acknowledged in time climbs to the street, then the county duty.
+sweep("alarms_unacknowledged", every_seconds=20)(case_urgency.alarms_unacknowledged)
 # Metrics: re-count the 三率 rollup days touched since the last run, or whose deadlines passed.
 sweep("metrics_refresh", every_seconds=60)(metrics_rollup.metrics_refresh)
 # Smart triage: queue a retrain from staff corrections once enough new ones exist (the task trains once).

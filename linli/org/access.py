@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from linli.core.errors import PermissionDenied
@@ -66,8 +66,8 @@ def active_posts(user: Any, today: dt.date | None = None) -> list[Post]:
         return cached
     today = today or timezone.localdate()
     posts = list(
-        Post.objects.filter(user=user, started_on__lte=today)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        Post.objects.active(today)
+        .filter(user=user)
         .select_related("region", "grid", "building", "unit", "department")
     )
     user._linli_posts = posts

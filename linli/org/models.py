@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
@@ -69,6 +72,21 @@ class PartyMember(TimeStamped):
         return str(self.resident)
 
 
+class PostQuerySet(models.QuerySet["Post"]):
+    def active(self, on: dt.date | None = None) -> PostQuerySet:
+        """Posts in force on ``on`` (default: today): started on or before it, not ended by it. The one definition
+        of an active post (issue #10 item 5): a post that starts tomorrow or ended yesterday grants nothing and is
+        told nothing."""
+        day = on or timezone.localdate()
+        return self.not_ended(day).filter(started_on__lte=day)
+
+    def not_ended(self, on: dt.date | None = None) -> PostQuerySet:
+        """Posts not ended by ``on``, including those that start later: what post management lists (a post
+        assigned ahead of time must stay visible and endable). Grants, routing and notices use ``active``."""
+        day = on or timezone.localdate()
+        return self.filter(models.Q(ended_on__isnull=True) | models.Q(ended_on__gt=day))
+
+
 class Post(TimeStamped):
     """A post held on a place. One person may hold several (交叉任职); an ended post grants nothing."""
 
@@ -91,6 +109,8 @@ class Post(TimeStamped):
     )
     started_on = models.DateField(_("任职日期"))
     ended_on = models.DateField(_("离任日期"), null=True, blank=True)
+
+    objects = PostQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["user", "ended_on"], name="post_user_active")]

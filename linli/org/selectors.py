@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
-from django.utils import timezone
 
 from linli.core.scope import Scope, range_prefix
 from linli.org.choices import PostKind
@@ -42,8 +41,7 @@ def _place_q(scope: Scope, model: type[Model]) -> Q:
 def posts_list(*, scope: Scope, active_only: bool = True) -> QuerySet[Post]:
     qs = Post.objects.select_related("user", "resident", "region", "grid", "building", "unit", "department")
     if active_only:
-        today = timezone.localdate()
-        qs = qs.filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        qs = qs.not_ended()
     if not scope.everything:
         qs = qs.filter(_place_q(scope, qs.model))
     return qs.order_by("kind", "id")
@@ -74,11 +72,10 @@ def departments(*, region_ids: list[int] | None = None) -> QuerySet[Department]:
 
 def department_handlers(*, departments: Iterable[Department]) -> dict[int, list[Post]]:
     """The active handler posts of the given (already scoped) departments, by department id."""
-    today = timezone.localdate()
     out: dict[int, list[Post]] = {}
     posts = (
-        Post.objects.filter(department__in=list(departments), kind=PostKind.DEPARTMENT_HANDLER)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+        Post.objects.active()
+        .filter(department__in=list(departments), kind=PostKind.DEPARTMENT_HANDLER)
         .select_related("user", "resident")
         .order_by("department_id", "started_on", "id")
     )

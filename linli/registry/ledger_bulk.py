@@ -74,7 +74,10 @@ def insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
         ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            # COPY goes through psycopg's own cursor, which Django does not wrap: without ``wrap_database_errors``
+            # a constraint violation would surface as ``psycopg.Error``, not ``django.db.DatabaseError`` (ADR 0024).
+            sql = f"COPY {table} ({names}) FROM STDIN"
+            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:  # type: ignore[attr-defined]
                 for value in values:
                     copy.write_row(value)
         else:

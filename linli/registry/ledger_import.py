@@ -38,6 +38,7 @@ from linli.core.scope import Scope
 from linli.registry import import_uploads as uploads
 from linli.registry import ledger_bulk as bulk
 from linli.registry.choices import ResidentStatus
+from linli.registry.import_jobs import STALL_AFTER
 from linli.registry.ledger import (
     BUILDING,
     DOOR,
@@ -64,7 +65,7 @@ from linli.registry.validation import COLUMNS, ResidentInput, clean_resident, ph
 
 Progress = Callable[[int, int], None]  # (rows done, rows expected)
 OUT_OF_SCOPE = "超出您的管辖范围"
-_STALE_RUNNING = dt.timedelta(minutes=5)
+CONFLICT = "记录已被他人修改，未覆盖：导入读取该居民后有人修改了其信息，本行未写入；请核对后重新导入本行"
 _PLAIN_FIELDS = (
     "name",
     "id_kind",
@@ -548,6 +549,8 @@ class _Writes:
         self.moved: list[tuple[Resident, Valid]] = []
         self.regrouped: dict[int, list[int]] = {}
         self.history: list[dict[str, Any]] = []
+        self.read_versions: dict[int, int] = {}  # resident id → version read: the write is conditional on it
+        self.rows: dict[int, int] = {}  # resident id → ledger row, for a conflict's report line
 
     def create(self, item: Valid) -> None:
         data = item.data
@@ -602,6 +605,7 @@ class _Writes:
             run.result.unchanged += 1
             return
         run.result.updated += 1
+        self.read_versions[resident.pk], self.rows[resident.pk] = resident.version, item.row
         if changed:
             resident.version += 1
             resident.updated_at = self.now
@@ -661,6 +665,8 @@ class _Writes:
             residences=residences,
             links=links,
             history=self.history,
+            read_versions=self.read_versions,
+            rows=self.rows,
         )
 
 
@@ -688,8 +694,19 @@ class _BatchWrite:
     residences: list[dict[str, Any]]
     links: list[dict[str, Any]]
     history: list[dict[str, Any]]
+    read_versions: dict[int, int] = field(default_factory=dict)
+    rows: dict[int, int] = field(default_factory=dict)
 
-    def write(self) -> None:
+    def write(self) -> list[RowError]:
+        """Write the batch (inside the caller's transaction). Updates are conditional on the version the import
+        read: the batch's residents are locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is held
+        by the transaction) and any whose version moved since the read — a staff edit in between — is left as it
+        is, with its history, residence and tags; the returned errors name those rows (ADR 0024)."""
+        if before_write is not None:
+            before_write(self)
+        conflicts = self._conflicts()
+        if conflicts:
+            self._drop(set(conflicts))
         bulk.insert(Household, self.households)
         bulk.insert(Resident, self.new)
         if self.moved_ids:
@@ -703,6 +720,41 @@ class _BatchWrite:
         bulk.insert(Residence, self.residences)
         bulk.insert(ResidentKeyGroup, self.links)
         bulk.insert(ChangeRecord, self.history)
+        return [
+            RowError(row, COLUMNS.id_number, CONFLICT) for row in sorted(self.rows[pk] for pk in conflicts)
+        ]
+
+    def _conflicts(self) -> list[int]:
+        if not self.read_versions:
+            return []
+        current = dict(
+            Resident.objects.select_for_update()
+            .filter(pk__in=list(self.read_versions))
+            .order_by("pk")
+            .values_list("pk", "version")
+        )
+        return [pk for pk, version in self.read_versions.items() if current.get(pk) != version]
+
+    def _drop(self, ids: set[int]) -> None:
+        """Leave out everything the batch would write for the residents in ``ids`` (all of them existing ones)."""
+        self.changed = [r for r in self.changed if r.pk not in ids]
+        self.moved_ids = [pk for pk in self.moved_ids if pk not in ids]
+        self.regrouped_ids = [pk for pk in self.regrouped_ids if pk not in ids]
+        self.residences = [r for r in self.residences if r["resident_id"] not in ids]
+        self.links = [link for link in self.links if link["resident_id"] not in ids]
+        self.history = [h for h in self.history if h["entity_id"] not in ids]
+
+
+# Test seam (None in production): called with a batch after it was read and before it is written, the window in
+# which a concurrent edit must be detected rather than overwritten.
+before_write: Callable[[_BatchWrite], None] | None = None
+
+
+def _count_conflicts(result: ImportResult, conflicts: list[RowError]) -> None:
+    """A row left unwritten because of a concurrent edit counts as rejected (it is in the report), not updated."""
+    result.updated -= len(conflicts)
+    result.rejected += len(conflicts)
+    result.errors.extend(conflicts)
 
 
 def _unknown_groups(unknown: list[str]) -> str:
@@ -900,7 +952,7 @@ def _one_batch(
         with transaction.atomic():
             write = run.apply(run.validate(batch))
             if write is not None:
-                write.write()
+                _count_conflicts(result, write.write())
             result.rows_total += len(batch)
             if job is not None:
                 _checkpoint(job, result, errors_changed=len(result.errors) != len(saved.errors))
@@ -921,8 +973,11 @@ def _restore_counts(result: ImportResult, saved: ImportResult) -> None:
     del result.errors[len(saved.errors) :]
 
 
-def _interrupted(job: ImportJob | None, first: int, exc: Exception) -> ImportInterrupted:
-    message = f"从第{first}行起的一批数据写入数据库失败（{type(exc).__name__}），该批已撤销，之前的批次已保存；重新运行即从第{first}行继续"
+def _interrupted(job: ImportJob | None, first: int, exc: BaseException) -> ImportInterrupted:
+    message = (
+        f"从第{first}行起的一批数据写入数据库失败（{_describe(exc)}），该批已撤销，之前的批次已保存；"
+        f"重新运行即从第{first}行继续"
+    )
     if job is not None:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.FAILED, message=message[:500], heartbeat_at=timezone.now()
@@ -930,48 +985,86 @@ def _interrupted(job: ImportJob | None, first: int, exc: Exception) -> ImportInt
     return ImportInterrupted(message)
 
 
+def _describe(exc: BaseException) -> str:
+    """The error's class and first line (a constraint's name, never the DETAIL line with the key's values)."""
+    first_line = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+def _queue_wait() -> float:
+    return max(float(getattr(settings, "LINLI_IMPORT_QUEUE_WAIT", 1.0)), 0.01)
+
+
 class _Pipeline:
     """On PostgreSQL a batch's writes run in a writer thread with its own connection and transaction, so the next
     batch is read, validated and encrypted (Python, holding the GIL) while the server works on this one (psycopg
     releases the GIL while it waits). One batch in flight at most; each batch commits with its checkpoint, in order.
-    After a failed batch nothing more is written and the result is put back to the last committed batch."""
+
+    Failures (ADR 0024): the writer catches every exception of a batch, records it and stops; the producer's
+    waits on the queue are bounded and it checks the writer after each, so a dead writer stops the import instead
+    of hanging it, and the result goes back to the last committed batch."""
 
     def __init__(self, run: _Run, job: ImportJob | None, progress: Progress | None, total: int) -> None:
         self.run, self.job, self.progress, self.total = run, job, progress, total
-        self.queue: queue.Queue[tuple[_BatchWrite | None, ImportResult, int] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[tuple[_BatchWrite | None, ImportResult, int]] = queue.Queue(maxsize=1)
         self.committed = _snapshot(run.result)
-        self.failure: tuple[int, Exception] | None = None
+        self.conflicts: list[RowError] = []  # rows of committed batches left unwritten (concurrent edits)
+        self.failure: tuple[int, BaseException] | None = None
+        self.closing = threading.Event()
+        self.wait = _queue_wait()
         self.thread = threading.Thread(target=self._loop, name="linli-import-writer", daemon=True)
         self.thread.start()
 
     def submit(self, write: _BatchWrite | None, *, first_row: int) -> None:
-        self.queue.put((write, _snapshot(self.run.result), first_row))
+        item = (write, _snapshot(self.run.result), first_row)
+        while True:
+            self.raise_if_failed()
+            if not self.thread.is_alive():
+                raise LinliError("写入线程意外退出，导入已停止；重新运行即从上次保存处继续")
+            try:
+                self.queue.put(item, timeout=self.wait)
+                return
+            except queue.Full:
+                continue
 
     def _loop(self) -> None:
         try:
-            while (item := self.queue.get()) is not None:
-                if self.failure is not None:
-                    continue  # drain what was queued after the failure without writing it
+            while True:
+                try:
+                    item = self.queue.get(timeout=self.wait)
+                except queue.Empty:
+                    if self.closing.is_set():
+                        return
+                    continue
                 write, counts, first_row = item
                 try:
-                    with transaction.atomic():
-                        if write is not None:
-                            write.write()
-                        if self.job is not None:
-                            changed = len(counts.errors) != len(self.committed.errors)
-                            _checkpoint(self.job, counts, errors_changed=changed)
-                except DatabaseError as exc:
+                    self._write(write, counts)
+                # Every failure (a driver error, a bug, anything) ends the import as the job's failure: none escapes.
+                except BaseException as exc:
                     self.failure = (first_row, exc)
-                    continue
-                self.committed = counts
-                if self.progress is not None:
-                    self.progress(counts.rows_total, max(self.total, counts.rows_total))
+                    return
         finally:
             connection.close()
 
+    def _write(self, write: _BatchWrite | None, counts: ImportResult) -> None:
+        with transaction.atomic():
+            conflicts = write.write() if write is not None else []
+            _count_conflicts(counts, [*self.conflicts, *conflicts])
+            if self.job is not None:
+                changed = len(counts.errors) != len(self.committed.errors)
+                _checkpoint(self.job, counts, errors_changed=changed)
+        self.conflicts.extend(conflicts)
+        self.committed = counts
+        if self.progress is not None:
+            self.progress(counts.rows_total, max(self.total, counts.rows_total))
+
     def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
+        """Let the writer finish what is queued, then stop it (it also stops on its own after a failure)."""
+        self.closing.set()
+        while self.thread.is_alive():
+            self.thread.join(timeout=self.wait)
+        if self.failure is None:
+            _count_conflicts(self.run.result, self.conflicts)
 
     def raise_if_failed(self) -> None:
         if self.failure is None:
@@ -1082,6 +1175,8 @@ def import_job_for_path(*, actor: Any, path: str | Path) -> tuple[ImportJob, boo
         .first()
     )
     if job is not None:
+        if job.attempts:  # a person re-running the file gives the monitor's automatic retries a fresh start
+            ImportJob.objects.filter(pk=job.pk).update(attempts=0)
         return job, True
     with open_ledger(path) as ledger:
         estimated = ledger.estimated_rows
@@ -1099,7 +1194,7 @@ def _claim(job_id: int) -> ImportJob:
     """Mark the job running unless another worker is on it (conditional update, no check-then-act)."""
     now = timezone.now()
     claimable = Q(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.FAILED]) | Q(
-        status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - _STALE_RUNNING
+        status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - STALL_AFTER
     )
     claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
         status=ImportJob.Status.RUNNING, heartbeat_at=now, message="", updated_at=now
@@ -1127,6 +1222,15 @@ def import_job_run(job_id: int, scope: Scope, progress: Progress | None = None) 
             uploads.discard(
                 job.path
             )  # ended: the plaintext ledger goes (an interrupted job keeps it to resume)
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        # Anything else (a database error outside a batch, a bug, Ctrl-C in the CLI) still ends the job as failed,
+        # with its cause, instead of leaving it "running" for the stale-job sweep (and a CLI rerun refused for five
+        # minutes); committed batches stay and a rerun resumes.
+        message = f"导入意外中止（{_describe(exc)}）；已保存的批次不受影响，重新运行即从上次保存处继续"
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, message=message[:500], heartbeat_at=timezone.now()
+        )
         raise
     job.status = ImportJob.Status.DONE
     job.rows_total = result.rows_total

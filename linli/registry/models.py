@@ -274,6 +274,8 @@ class ImportJob(TimeStamped):
     errors = models.JSONField(default=list, blank=True)  # [{"row": 3, "column": "证件号码", "reason": "…"}]
     message = models.CharField(max_length=500, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Automatic re-queues after the worker stopped heart-beating; at LINLI_IMPORT_MAX_ATTEMPTS the job is failed.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"

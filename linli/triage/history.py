@@ -11,28 +11,29 @@ never triaged by a person. Labels are category codes, so a model trained on them
 The scheduled retrain (``retrain_if_due``, a monitor sweep) queues a training when at least
 ``LINLI_TRIAGE_RETRAIN_MIN_NEW`` cases got a staff triage since the reference version (the active one, else the
 latest) was trained and ``LINLI_TRIAGE_RETRAIN_EVERY_HOURS`` have passed. The task (``linli.triage.tasks``) checks
-again under an exclusive lock (a PostgreSQL advisory lock; elsewhere a row lock on the latest version, which SQLite
-ignores: there run one monitor), so any number of monitors and duplicate queue entries train once.
+again while holding the retrain's lease (``linli.triage.lease``: a row with an expiry, renewed while training), so
+any number of monitors, workers and duplicate queue entries train once; a training from the command line takes the
+same lease. Training runs outside any transaction (on SQLite a transaction that long would hold the write lock of
+the whole site); only storing and activating the new version is one short transaction, which first checks that
+the lease is still ours (ADR 0027).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from linli.cases.choices import Action, Status
 from linli.cases.models import Case, CaseEvent, Category
 from linli.core.errors import LinliError
-from linli.triage import services, taxonomy
+from linli.triage import lease, services, taxonomy
+from linli.triage.lease import Held
 from linli.triage.model import join_text
 from linli.triage.models import TriageModel
 
@@ -42,7 +43,7 @@ SOURCE = "history"
 F1_TOLERANCE = (
     0.02  # a retrained version is activated unless its macro-F1 is worse than the active one's by more
 )
-LOCK_KEY = 0x6C696E6C6931  # the PostgreSQL advisory lock of the retrain ("linli1")
+LEASE = "triage.retrain"  # the name of the retrain's lease (``linli.triage.lease``)
 CHUNK = 1000
 
 
@@ -133,64 +134,56 @@ def category_descriptions() -> list[tuple[str, str]]:
     return taxonomy.category_docs(rows.order_by("code"))
 
 
-def train_from_history(*, activate: bool = False, user: Any = None) -> Trained:
-    """Train on ``training_rows`` and store the next version with its evaluation. With ``activate`` it becomes
-    the active version unless its macro-F1 is worse than the active version's by more than ``F1_TOLERANCE``."""
+def lease_seconds() -> float:
+    return float(getattr(settings, "LINLI_TRIAGE_RETRAIN_LEASE_SECONDS", 600))
+
+
+def _train(held: Held, *, activate: bool, user: Any) -> Trained:
+    """Train on ``training_rows`` outside any transaction; store (and activate) in one short one, if the lease is
+    still ours."""
     texts, labels = training_rows()
     if not texts:
         raise LinliError("历史中还没有人工分流过的诉求，无法训练")
-    current = services.active_model()
-    row = services.train_from_rows(
-        texts,
-        labels,
-        label_map={code: code for code in set(labels)},
-        source=SOURCE,
-        user=user,
-        extra=category_descriptions(),
+    fitted = services.fit_rows(
+        texts, labels, label_map={code: code for code in set(labels)}, extra=category_descriptions()
     )
-    new_f1 = float(row.metrics.get("macro_f1") or 0.0)
+    new_f1 = float(fitted.metrics.get("macro_f1") or 0.0)
+    current = services.active_model()
+    old_f1 = float(current.metrics.get("macro_f1") or 0.0) if current is not None else None
+    worse = old_f1 is not None and new_f1 < old_f1 - F1_TOLERANCE
+    row = services.store(
+        fitted, source=SOURCE, user=user, activate_now=activate and not worse, guard=held.check
+    )
     if not activate:
         return Trained(row, False, f"v{row.version} stored (macro-F1 {new_f1:.4f}), not activated")
-    if current is not None:
-        old_f1 = float(current.metrics.get("macro_f1") or 0.0)
-        if new_f1 < old_f1 - F1_TOLERANCE:
-            return Trained(
-                row,
-                False,
-                f"v{row.version} stored, NOT activated: macro-F1 {new_f1:.4f} is worse than the active "
-                f"v{current.version}'s {old_f1:.4f} by more than {F1_TOLERANCE}",
-            )
-    services.activate(row.version)
-    row.refresh_from_db(fields=["active", "activated_at"])
+    if worse:
+        assert current is not None
+        return Trained(
+            row,
+            False,
+            f"v{row.version} stored, NOT activated: macro-F1 {new_f1:.4f} is worse than the active "
+            f"v{current.version}'s {old_f1:.4f} by more than {F1_TOLERANCE}",
+        )
     return Trained(row, True, f"v{row.version} is active (macro-F1 {new_f1:.4f})")
 
 
-@contextmanager
-def _exclusive() -> Iterator[bool]:
-    """True for the one caller that may retrain now (False: another process is at it)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
-            got = bool(cursor.fetchone()[0])
-        try:
-            yield got
-        finally:
-            if got:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
-        return
-    with transaction.atomic():
-        list(TriageModel.objects.select_for_update().order_by("-version").values_list("pk", flat=True)[:1])
-        yield True
+def train_from_history(*, activate: bool = False, user: Any = None) -> Trained:
+    """Train on ``training_rows`` and store the next version with its evaluation. With ``activate`` it becomes
+    the active version unless its macro-F1 is worse than the active version's by more than ``F1_TOLERANCE``.
+    Holds the retrain's lease: refused while another training from history runs."""
+    with lease.held(LEASE, lease_seconds()) as mine:
+        if mine is None:
+            raise LinliError("另一次分拣模型训练正在进行，请稍后再试")
+        return _train(mine, activate=activate, user=user)
 
 
 def retrain_now_if_due() -> Trained | None:
     """Retrain from history (activating under the macro-F1 rule) if it is due; None when not due or busy."""
-    with _exclusive() as mine:
-        if not mine or not retrain_due():
+    with lease.held(LEASE, lease_seconds()) as mine:
+        if mine is None or not retrain_due():
             return None
         try:
-            done = train_from_history(activate=True)
+            done = _train(mine, activate=True, user=None)
         except LinliError as exc:
             logger.warning("scheduled triage retrain skipped: %s", exc)
             return None
@@ -199,7 +192,7 @@ def retrain_now_if_due() -> Trained | None:
 
 
 def retrain_if_due() -> int:
-    """The monitor's sweep: queue the retrain task when it is due (the task checks again under its lock)."""
+    """The monitor's sweep: queue the retrain task when it is due (the task checks again under its lease)."""
     if not retrain_due():
         return 0
     from linli.triage.tasks import retrain_from_history

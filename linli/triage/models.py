@@ -1,5 +1,6 @@
-"""Trained classifier versions (one row per training run, with its evaluation; at most one is active) and the
-emerging issues (未诉先办) the hotspot sweep raises, with their linked appeals and append-only timeline."""
+"""Trained classifier versions (one row per training run, with its evaluation; at most one is active), the lease
+of the retrain, and the emerging issues (未诉先办) the hotspot sweep raises, with their linked appeals and
+append-only timeline."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ class TriageModel(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version}"
+
+
+class Lease(models.Model):
+    """A named lease with an expiry: which process may do one piece of exclusive work (the scheduled retrain) now
+    (``linli.triage.lease``). Taken, renewed and released by short conditional UPDATEs, never held by an open
+    transaction or a database session, so it works alike on SQLite and on PostgreSQL behind PgBouncer."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)  # host:pid:random of the holder; "" when free
+    expires_at = models.DateTimeField()
+    acquired_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.holder or '-'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
 
 # ------------------------------------------------------------------------------------ emerging issues (未诉先办)

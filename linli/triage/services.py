@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -54,21 +55,29 @@ def unseal(blob: bytes) -> bytes:
     return payload
 
 
-def train_from_rows(
+@dataclass(frozen=True)
+class Fitted:
+    """A classifier fitted and evaluated, not yet stored (``store``)."""
+
+    labels: list[str]
+    label_map: dict[str, str]
+    metrics: dict[str, Any]
+    blob: bytes
+
+
+def fit_rows(
     texts: Sequence[str],
     labels: Sequence[str],
     *,
     label_map: dict[str, str] | None = None,
     params: Params | None = None,
-    source: str = "",
-    user: Any = None,
-    activate_now: bool = False,
     extra: Sequence[tuple[str, str]] = (),
     layout: dict[str, str] | None = None,
-) -> TriageModel:
-    """Evaluate by seeded stratified cross-validation, fit on all rows, store as the next version. ``extra``: label
-    descriptions (``linli.triage.taxonomy``) that train beside the rows and are never scored; ``layout``: the columns
-    of the file the rows came from, kept with the evaluation."""
+) -> Fitted:
+    """Evaluate by seeded stratified cross-validation and fit on all rows: minutes of CPU on a city's history, and
+    no write at all, so it runs outside any transaction (ADR 0027). ``extra``: label descriptions
+    (``linli.triage.taxonomy``) that train beside the rows and are never scored; ``layout``: the columns of the file
+    the rows came from, kept with the evaluation."""
     texts, labels = list(texts), [str(lab).strip() for lab in labels]
     if len(texts) != len(labels):
         raise LinliError("文本与类别的行数不一致")
@@ -90,18 +99,54 @@ def train_from_rows(
     metrics["blob_bytes"] = len(blob)
     mapping = default_label_map(classifier.labels)
     mapping.update(label_map or {})
+    return Fitted(labels=classifier.labels, label_map=mapping, metrics=metrics, blob=blob)
+
+
+def store(
+    fitted: Fitted,
+    *,
+    source: str = "",
+    user: Any = None,
+    activate_now: bool = False,
+    guard: Callable[[], None] | None = None,
+) -> TriageModel:
+    """Store ``fitted`` as the next version (and activate it), in one short transaction. ``guard`` runs first in
+    that transaction and may refuse (the retrain's lease check, ``linli.triage.lease.Held.check``)."""
     with transaction.atomic():
+        if guard is not None:
+            guard()
         latest = TriageModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
         row = TriageModel.objects.create(
             version=latest + 1,
             created_by=user if getattr(user, "pk", None) else None,
-            labels=classifier.labels,
-            label_map=mapping,
-            metrics=metrics,
+            labels=fitted.labels,
+            label_map=fitted.label_map,
+            metrics=fitted.metrics,
             source=source[:200],
-            blob=blob,
+            blob=fitted.blob,
         )
-    return activate(row.version) if activate_now else row
+        if activate_now:
+            row = activate(row.version)
+    if activate_now:
+        forget_active()  # again after the commit: no thread of this process caches the version it replaced
+    return row
+
+
+def train_from_rows(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    label_map: dict[str, str] | None = None,
+    params: Params | None = None,
+    source: str = "",
+    user: Any = None,
+    activate_now: bool = False,
+    extra: Sequence[tuple[str, str]] = (),
+    layout: dict[str, str] | None = None,
+) -> TriageModel:
+    """``fit_rows`` (outside any transaction), then ``store`` as the next version."""
+    fitted = fit_rows(texts, labels, label_map=label_map, params=params, extra=extra, layout=layout)
+    return store(fitted, source=source, user=user, activate_now=activate_now)
 
 
 ACTIVE_TTL_SECONDS = 30.0
@@ -174,13 +219,18 @@ _lock = threading.Lock()
 
 
 def load(version: int) -> TextClassifier:
+    """Version ``version``'s classifier, unpickled once per process (one at a time: concurrent requests on a cold
+    cache wait for that one rather than each unpickling the blob). Callers run it outside write transactions."""
     found = _cache.get(version)
-    if found is None:
-        blob = TriageModel.objects.filter(version=version).values_list("blob", flat=True).first()
-        if blob is None:
-            raise LinliError(f"没有版本 v{version}")
-        found = TextClassifier.loads(unseal(bytes(blob)))
-        with _lock:
+    if found is not None:
+        return found
+    with _lock:
+        found = _cache.get(version)
+        if found is None:
+            blob = TriageModel.objects.filter(version=version).values_list("blob", flat=True).first()
+            if blob is None:
+                raise LinliError(f"没有版本 v{version}")
+            found = TextClassifier.loads(unseal(bytes(blob)))
             _cache.clear()  # keep one model in memory
             _cache[version] = found
     return found

@@ -1,6 +1,7 @@
 """Shared set-up of the browser tests: Debian's Chromium driven by Playwright (never a downloaded browser).
 
-Every test in this folder is marked ``browser`` and skipped, with the reason, when /usr/bin/chromium is absent."""
+Every test in this folder is marked ``browser`` and skipped, with the reason, when /usr/bin/chromium is absent; under
+CI's ``LINLI_REQUIRE_ALL_SUITES=1`` that skip is a failure (``linli.testing.suites``)."""
 
 from __future__ import annotations
 

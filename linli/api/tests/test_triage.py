@@ -128,22 +128,43 @@ def test_duplicates_of_a_case_in_scope(world, categories):
     assert client_for(world, "secretary").get(f"{API}/cases/{second.pk}/duplicates").status_code == 404
 
 
-def test_an_api_client_gets_the_routed_case_and_can_undo_it(model, world, categories, settings):
+def test_a_staff_api_entry_keeps_its_category_and_suggests(model, world, categories, settings):
+    """Staff entering a case through the API picked its category: a confident suggestion never overrides it
+    (ADR 0027), on any channel; the suggestion is still what /triage/suggest answers."""
     settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
+    settings.LINLI_TRIAGE_AUTO_ROUTE_CHANNELS = ["api", "qr_resident"]  # even an auto-routed channel
     client = client_for(world, "community_worker")
-    body = {
-        "channel": "api",
-        "category_id": categories["noise"].pk,
-        "grid_id": world.g1a.pk,
-        "title": LIFT_TITLE,
-        "description": LIFT_BODY,
-    }
-    r = post(client, f"{API}/cases", body)
-    assert r.status_code == 201, r.content
-    case = r.json()
+    for channel in ("api", "qr_resident"):
+        body = {
+            "channel": channel,
+            "category_id": categories["noise"].pk,
+            "grid_id": world.g1a.pk,
+            "title": LIFT_TITLE,
+            "description": LIFT_BODY,
+        }
+        r = post(client, f"{API}/cases", body)
+        assert r.status_code == 201, r.content
+        case = r.json()
+        assert case["status"] == "submitted" and case["category_code"] == "noise" and case["version"] == 1
+        assert [e["kind"] for e in case["events"]] == ["create"]
+    r = post(client, f"{API}/triage/suggest", {"title": LIFT_TITLE, "description": LIFT_BODY})
+    assert r.json()["category"] == "road_damage" and r.json()["would_auto_route"] is True
+
+
+def test_an_api_client_sees_a_routed_case_and_can_undo_it(model, world, categories, settings):
+    settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
+    routed = services.case_create(  # a resident's report on the QR page: auto-routed
+        channel="qr_resident",
+        category=categories["noise"],
+        grid=world.g1a,
+        title=LIFT_TITLE,
+        description=LIFT_BODY,
+    )
+    client = client_for(world, "community_worker")
+    case = client.get(f"{API}/cases/{routed.pk}").json()
     assert case["status"] == "triaged" and case["category_code"] == "road_damage" and case["version"] == 2
-    assert [e["kind"] for e in case["events"]] == ["create", "triage"]
-    assert case["events"][1]["data"]["auto"]["model"] == model.version
+    triaged = [e for e in case["events"] if e["kind"] == "triage"]
+    assert len(triaged) == 1 and triaged[0]["data"]["auto"]["model"] == model.version
     url = f"{API}/cases/{case['id']}/transitions"
     r = post(client, url, {"action": "undo_auto_triage", "version": 2, "note": "分类不对"})
     assert r.status_code == 200, r.content

@@ -248,3 +248,52 @@ def test_attribute_of_another_category_is_not_found(client, world, cats):
     url = reverse("console:category_attribute_delete", args=[cats["parking"].pk, attr.pk])
     assert c.post(url).status_code == 404
     assert CategoryAttribute.objects.filter(pk=attr.pk).exists()
+
+
+# --- emergencies (紧急警情, ADR 0026) ---------------------------------------------------------------------------
+
+
+def test_emergency_rule_is_edited_on_the_category_page_and_audited(client, world, cats):
+    elevator = cats["property_elevator"]
+    c = login(client, world, "county_admin")
+    response = c.post(
+        reverse("console:category", args=[elevator.pk]),
+        form_data(
+            elevator,
+            emergency_rule="match",
+            emergency_attribute="trapped",
+            emergency_values="yes",
+            emergency_keywords="困人 被困",
+            emergency_accept_minutes=10,
+            emergency_resolve_minutes=120,
+            emergency_ack_minutes=5,
+        ),
+    )
+    assert response.status_code == 302
+    elevator.refresh_from_db()
+    assert (elevator.emergency_rule, elevator.emergency_attribute, elevator.emergency_keywords) == (
+        "match",
+        "trapped",
+        "困人、被困",
+    )
+    record = ChangeRecord.objects.get(entity=service.CATEGORY, entity_id=elevator.pk)
+    assert record.after["emergency_rule"] == "match" and record.before["emergency_rule"] == "off"
+    # A form that does not post the emergency fields at all (an older page) leaves the rule as it is.
+    assert (
+        c.post(reverse("console:category", args=[elevator.pk]), form_data(elevator, sort=7)).status_code
+        == 302
+    )
+    elevator.refresh_from_db()
+    assert elevator.emergency_rule == "match" and elevator.sort == 7
+
+
+def test_emergency_rule_refusal_is_shown_next_to_its_field_and_writes_nothing(client, world, cats):
+    elevator = cats["property_elevator"]
+    before = state()
+    response = login(client, world, "county_admin").post(
+        reverse("console:category", args=[elevator.pk]),
+        form_data(elevator, emergency_rule="match", emergency_attribute="nope", emergency_values="yes"),
+    )
+    assert response.status_code == 400
+    assert "没有代码为“nope”的附加字段" in errors(response, "emergency_attribute")
+    assert state() == before

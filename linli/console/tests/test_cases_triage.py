@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from linli.cases.models import CaseEvent
+from linli.cases.models import Case, CaseEvent
 from linli.console.tests import test_cases_support as support
 from linli.console.tests.test_cases_support import act, fresh, login, text
 from linli.triage.tests.test_auto_route import LIFT_BODY, LIFT_TITLE, TO_ROAD, lift_confidence, train
@@ -53,7 +53,7 @@ def test_no_suggestion_line_without_a_model(client, world, make):
 
 def test_an_auto_routed_case_is_marked_and_can_be_undone(client, world, make, cats, model, settings):
     settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
-    case = make(category="noise", title=LIFT_TITLE, description=LIFT_BODY)
+    case = make(category="noise", title=LIFT_TITLE, description=LIFT_BODY, channel="qr_resident")
     assert case.status == "triaged"
     staff = login(client, world, "community_worker")
     listing = text(staff.get(reverse("console:cases")))
@@ -74,7 +74,7 @@ def test_undo_is_not_offered_to_a_grid_worker_or_on_a_manual_triage(
     client, world, make, cats, model, settings
 ):
     settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
-    routed = make(category="noise", title=LIFT_TITLE, description=LIFT_BODY)
+    routed = make(category="noise", title=LIFT_TITLE, description=LIFT_BODY, channel="qr_resident")
     worker = login(client, world, "grid_worker")
     assert "撤销智能分拣" not in text(worker.get(reverse("console:case", args=[routed.pk])))
     assert act(worker, routed, "undo_auto_triage").status_code == 403
@@ -85,3 +85,31 @@ def test_undo_is_not_offered_to_a_grid_worker_or_on_a_manual_triage(
     before = fresh(manual).version
     assert act(staff, manual, "undo_auto_triage").status_code == 409
     assert fresh(manual).version == before
+
+
+def test_hotline_entry_keeps_the_category_staff_picked_and_shows_the_suggestion(
+    client, world, cats, model, settings
+):
+    """ADR 0027: auto-routing never overrides a category picked on staff entry (even were the hotline an
+    auto-routed channel); the console shows the suggestion on the case instead."""
+    settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
+    settings.LINLI_TRIAGE_AUTO_ROUTE_CHANNELS = ["qr_resident", "staff_hotline"]
+    staff = login(client, world, "community_worker")
+    data = {
+        "idempotency_key": "hotline-lift-1",
+        "channel": "staff_hotline",
+        "grid": world.g1a.pk,
+        "category": cats["noise"].pk,
+        "urgency": "normal",
+        "title": LIFT_TITLE,
+        "description": LIFT_BODY,
+        "reporter_name": "赵敏",
+        "reporter_phone": "13812341234",
+    }
+    response = staff.post(reverse("console:case_new"), data)
+    assert response.status_code == 302, text(response)
+    case = Case.objects.get()
+    assert (case.status, case.category, case.version) == ("submitted", cats["noise"], 1)
+    assert not CaseEvent.objects.filter(case=case, kind="triage").exists()
+    page = text(staff.get(reverse("console:case", args=[case.pk])))
+    assert re.search(r"智能分拣建议：道路破损 · 置信度 \d+%", page), page

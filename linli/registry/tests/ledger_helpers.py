@@ -49,3 +49,22 @@ def write_xlsx(path: Path, rows: Sequence[dict[str, Any] | None], header: Sequen
         ws.append([None for _ in header] if row is None else [row.get(h) for h in header])
     wb.save(path)
     return path
+
+
+def plant_duplicate(on_write: int) -> Any:
+    """A ``ledger_import.before_write`` hook that makes the database fail for real: before the ``on_write``-th batch
+    with new residents is written, it inserts (in the writer's own transaction) a resident with the same keyed hash
+    as the batch's first new row, so the batch's bulk insert (COPY on PostgreSQL) hits a unique violation."""
+    from linli.registry.models import Resident
+
+    calls = {"n": 0}
+
+    def hook(write: Any) -> None:
+        if not write.new:
+            return
+        calls["n"] += 1
+        if calls["n"] == on_write:
+            Resident.objects.create(**{k: v for k, v in write.new[0].items() if k != "id"})
+
+    hook.calls = calls  # type: ignore[attr-defined]
+    return hook

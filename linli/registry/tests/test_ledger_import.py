@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-from django.db import DatabaseError
 
 from linli.audit.models import ChangeRecord
 from linli.core.errors import LinliError
@@ -11,7 +10,7 @@ from linli.core.scope import Scope
 from linli.org.access import Cap, scope_for
 from linli.registry.ledger_import import ImportInterrupted, ImportResult, RowError, import_file, write_report
 from linli.registry.models import Building, Household, KeyGroup, Residence, Resident, ResidentKeyGroup, Unit
-from linli.registry.tests.ledger_helpers import HEADER, ledger_row, write_csv, write_xlsx
+from linli.registry.tests.ledger_helpers import HEADER, ledger_row, plant_duplicate, write_csv, write_xlsx
 from linli.registry.validation import id_digest
 from linli.testing.factories import synthetic_id
 
@@ -400,18 +399,10 @@ def test_invalid_rows_do_not_lose_valid_rows_in_other_batches(world, tmp_path, s
 
 def test_database_failure_rolls_back_only_that_batch(world, tmp_path, settings, monkeypatch):
     settings.LINLI_IMPORT_BATCH = 2
-    from linli.registry import ledger_bulk
+    from linli.registry import ledger_import
 
-    real_insert, calls = ledger_bulk.insert, {"n": 0}
-
-    def flaky(model, rows):
-        if model is Resident:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise DatabaseError("disk full")
-        return real_insert(model, rows)
-
-    monkeypatch.setattr(ledger_bulk, "insert", flaky)
+    # A real unique violation in the second batch's insert (a duplicate planted in its transaction).
+    monkeypatch.setattr(ledger_import, "before_write", plant_duplicate(on_write=2))
     rows = [ledger_row(world.g1a.code, str(500 + i), f"人{i}", synthetic_id()) for i in range(5)]
     records = ChangeRecord.objects.count()
     with pytest.raises(ImportInterrupted, match="第4行"):

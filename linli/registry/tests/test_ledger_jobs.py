@@ -6,18 +6,17 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError
 from django.utils import timezone
 
 from linli.audit.models import ChangeRecord
 from linli.core.errors import ConflictError
 from linli.core.scope import Scope
 from linli.org.tasks import run_import_job
-from linli.registry import ledger_bulk
+from linli.registry import ledger_import
 from linli.registry.ledger import LedgerFileError
 from linli.registry.ledger_import import ImportInterrupted, import_job_create, import_job_run
 from linli.registry.models import ImportJob, Region, Resident
-from linli.registry.tests.ledger_helpers import ledger_row, write_csv
+from linli.registry.tests.ledger_helpers import ledger_row, plant_duplicate, write_csv
 from linli.testing.factories import synthetic_id
 
 pytestmark = pytest.mark.django_db
@@ -111,8 +110,6 @@ def test_interrupted_job_resumes_with_committed_batches(world, tmp_path, setting
     in the writer's own connection), on SQLite the sequential path; both must stop at the same checkpoint."""
     from django.db import connection
 
-    from linli.registry import ledger_import
-
     pipelines: list[object] = []
     real_init = ledger_import._Pipeline.__init__
 
@@ -144,16 +141,8 @@ def _interrupt_and_resume(world, tmp_path, settings, monkeypatch):
         tmp_path,
         [*rows_for(world, 3), ledger_row(world.g1a.code, "1", "错", "bad"), *rows_for(world, 3, 10)],
     )
-    real_insert, calls = ledger_bulk.insert, {"n": 0}
-
-    def flaky(model, rows):
-        if model is Resident:
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise DatabaseError("connection lost")
-        return real_insert(model, rows)
-
-    monkeypatch.setattr(ledger_bulk, "insert", flaky)
+    # A real failure: a duplicate keyed hash planted just before the third batch is written (ADR 0024).
+    monkeypatch.setattr(ledger_import, "before_write", plant_duplicate(on_write=3))
     with pytest.raises(ImportInterrupted):
         import_job_run(job.pk, Scope(everything=True))
     job.refresh_from_db()
@@ -161,7 +150,7 @@ def _interrupt_and_resume(world, tmp_path, settings, monkeypatch):
     assert "第6行" in job.message
     assert Resident.objects.filter(name__startswith="批").count() == 3
 
-    monkeypatch.setattr(ledger_bulk, "insert", real_insert)
+    monkeypatch.setattr(ledger_import, "before_write", None)
     result = import_job_run(job.pk, Scope(everything=True))
     job.refresh_from_db()
     assert (result.created, result.rejected, result.rows_total) == (6, 1, 7)
@@ -241,20 +230,11 @@ def test_import_regions_from_packaged_tables(db):
 def test_import_command_resumes_after_an_interruption(world, tmp_path, settings, monkeypatch):
     settings.LINLI_IMPORT_BATCH = 2
     path = write_csv(tmp_path / "big.csv", rows_for(world, 6))
-    real_insert, calls = ledger_bulk.insert, {"n": 0}
-
-    def flaky(model, rows):
-        if model is Resident:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise DatabaseError("server closed the connection")
-        return real_insert(model, rows)
-
-    monkeypatch.setattr(ledger_bulk, "insert", flaky)
+    monkeypatch.setattr(ledger_import, "before_write", plant_duplicate(on_write=2))
     with pytest.raises(CommandError, match="第4行"):
         call("linli_import", "residents", str(path), "--no-progress")
     assert Resident.objects.filter(name__startswith="批").count() == 2
-    monkeypatch.setattr(ledger_bulk, "insert", real_insert)
+    monkeypatch.setattr(ledger_import, "before_write", None)
     out = call("linli_import", "residents", str(path), "--no-progress")
     assert "已完成 2 行" in out and "新增 6" in out
     assert Resident.objects.filter(name__startswith="批").count() == 6

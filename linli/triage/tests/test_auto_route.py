@@ -34,10 +34,22 @@ def lift_confidence() -> float:
 
 
 def report(
-    world, categories, title: str = LIFT_TITLE, body: str = LIFT_BODY, category: str = "noise"
+    world,
+    categories,
+    title: str = LIFT_TITLE,
+    body: str = LIFT_BODY,
+    category: str = "noise",
+    channel: str = "qr_resident",
+    actor=None,
 ) -> Case:
+    """An appeal as a resident reports it on the QR page (an auto-routed channel), unless told otherwise."""
     return services.case_create(
-        channel="grid_worker", category=categories[category], grid=world.g1a, title=title, description=body
+        channel=channel,
+        category=categories[category],
+        grid=world.g1a,
+        title=title,
+        description=body,
+        actor=actor,
     )
 
 
@@ -240,3 +252,47 @@ def test_rollback_switches_the_model_that_routes(above, world, categories, setti
     routed = report(world, categories)
     assert routed.category.code == "road_damage"
     assert routed._events[1].data["auto"]["model"] == above.version
+
+
+# --- auto-routing per channel, never over a staff member's pick (ADR 0027) ------------------------------------
+
+STAFF_CHANNELS = ["staff_hotline", "door_knock", "grid_worker", "patrol", "api"]
+RESIDENT_CHANNELS = ["qr_resident", "open311", "wish_box"]
+
+
+@pytest.mark.parametrize("channel", STAFF_CHANNELS)
+def test_staff_channels_show_the_suggestion_but_never_route(above, world, categories, channel):
+    case = report(world, categories, channel=channel)
+    assert case.status == Status.SUBMITTED and case.version == 1
+    assert case.category.code == "noise" and case.handling_level == "community"
+    assert not CaseEvent.objects.filter(case=case, kind=Action.TRIAGE).exists()
+    shown = suggestion_for_case(case)  # what the console's triage form offers
+    assert shown.category.code == "road_damage" and shown.confident and not shown.would_auto_route
+
+
+@pytest.mark.parametrize("channel", RESIDENT_CHANNELS)
+def test_resident_channels_route_by_default(above, world, categories, channel):
+    case = report(world, categories, channel=channel)
+    assert case.status == Status.TRIAGED and case.category.code == "road_damage"
+    assert case._events[1].data["auto"]["model"] == above.version
+
+
+def test_the_auto_routed_channels_are_a_setting(above, world, categories, settings):
+    settings.LINLI_TRIAGE_AUTO_ROUTE_CHANNELS = ["staff_hotline"]
+    assert report(world, categories, channel="staff_hotline").status == Status.TRIAGED
+    assert report(world, categories, channel="qr_resident").status == Status.SUBMITTED
+
+
+@pytest.mark.parametrize("channel", ["staff_hotline", "qr_resident"])
+def test_a_category_a_staff_member_picked_is_never_overridden(above, world, categories, settings, channel):
+    """Hotline entry: the operator picked 噪音 while the caller talked; even on an auto-routed channel the
+    classifier's surer guess is only shown."""
+    settings.LINLI_TRIAGE_AUTO_ROUTE_CHANNELS = [*RESIDENT_CHANNELS, "staff_hotline"]
+    staff = world.users["community_worker"]
+    case = report(world, categories, channel=channel, actor=staff)
+    assert case.status == Status.SUBMITTED and case.version == 1
+    assert case.category.code == "noise" and case.handling_level == "community"
+    (create,) = case._events
+    assert create.data["category"] == "noise" and create.data["suggested_by"] == "category"
+    assert not CaseEvent.objects.filter(case=case, kind=Action.TRIAGE).exists()
+    assert suggestion_for_case(case).category.code == "road_damage"

@@ -59,14 +59,14 @@ def test_training_rows_take_the_last_staff_triage(world, categories, settings):
     train(TO_ROAD)
     settings.LINLI_TRIAGE_AUTO_CONFIDENCE = lift_confidence() - 1e-6
     auto = services.case_create(
-        channel="grid_worker",
+        channel="qr_resident",
         category=categories["noise"],
         grid=world.g1a,
         title=LIFT_TITLE,
         description=LIFT_BODY,
     )
     kept_auto = services.case_create(
-        channel="grid_worker",
+        channel="qr_resident",
         category=categories["noise"],
         grid=world.g1a,
         title=LIFT_TITLE,

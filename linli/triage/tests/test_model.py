@@ -6,11 +6,12 @@ import csv
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from linli.triage.model import Baseline, TextClassifier, cross_validate, join_text, scores
 from linli.triage.tests.conftest import corpus
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "teddy2020c" / "labeled_dev.csv"
+DATA = Path(settings.LINLI_SHARED_DIR) / "data" / "teddy2020c" / "labeled_dev.csv"
 
 
 def test_same_rows_same_model():
