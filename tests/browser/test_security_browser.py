@@ -138,10 +138,12 @@ def _visit(page, base: str, issue: EmergingIssue, names: list[str], *, shot: boo
     page.wait_for_selector("#hotspot-map path.leaflet-interactive")
     popups = []
     for marker in page.locator("#hotspot-map path.leaflet-interactive").all():
-        marker.click(force=True)
+        # Events go to the marker and the close button themselves, not to screen coordinates a fading popup or a
+        # slow frame could still cover (a pointer click there was flaky under load).
+        marker.dispatch_event("click")
         page.wait_for_selector("#hotspot-map .leaflet-popup-content a")
         popups.append(page.locator("#hotspot-map .leaflet-popup-content").last.inner_text())
-        page.locator("#hotspot-map .leaflet-popup-close-button").last.click()
+        page.locator("#hotspot-map .leaflet-popup-close-button").last.dispatch_event("click")
         page.wait_for_selector("#hotspot-map .leaflet-popup", state="detached")
     shown["map popups"] = popups
     shown["hotspot page"] = [page.locator("main").inner_text()]
