@@ -149,7 +149,7 @@ def request_extension(
                 requested_at=now,
                 due_before=case.resolve_due_at,
             )
-            services._event(
+            services.record_event(
                 case,
                 kind=Activity.EXTENSION_REQUEST,
                 actor=actor,
@@ -159,7 +159,7 @@ def request_extension(
                     "extension": row.pk,
                     "amount": amount,
                     "unit": unit,
-                    "resolve_due_at": services._iso(case.resolve_due_at),
+                    "resolve_due_at": services.iso_or_none(case.resolve_due_at),
                 },
             )
             audit.change_record(
@@ -244,7 +244,7 @@ def decide_extension(
             Case.objects.filter(pk=locked.pk).update(version=F("version") + 1, updated_at=now, **values)
         locked.refresh_from_db()
         extension.refresh_from_db()
-        services._event(
+        services.record_event(
             locked,
             kind=Activity.EXTENSION_APPROVE if approve else Activity.EXTENSION_REJECT,
             actor=actor,
@@ -254,8 +254,8 @@ def decide_extension(
                 "extension": extension.pk,
                 "amount": extension.amount,
                 "unit": extension.unit,
-                "resolve_due_at_before": services._iso(before_due),
-                "resolve_due_at": services._iso(locked.resolve_due_at),
+                "resolve_due_at_before": services.iso_or_none(before_due),
+                "resolve_due_at": services.iso_or_none(locked.resolve_due_at),
                 "extended_seconds": seconds,
             },
         )
@@ -275,8 +275,8 @@ def decide_extension(
                 entity=services.CASE,
                 entity_id=locked.pk,
                 action="update",
-                before={"resolve_due_at": services._iso(before_due)},
-                after={"resolve_due_at": services._iso(locked.resolve_due_at), "action": "extension"},
+                before={"resolve_due_at": services.iso_or_none(before_due)},
+                after={"resolve_due_at": services.iso_or_none(locked.resolve_due_at), "action": "extension"},
                 source=source,
                 note=note,
             )

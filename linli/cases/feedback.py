@@ -126,7 +126,7 @@ def record_outcome_on_merged(target: Case) -> int:
     now = timezone.now()
     merged = merged_cases(target)
     for case in merged:
-        services._event(
+        services.record_event(
             case,
             kind=Activity.OUTCOME,
             actor=None,
@@ -184,8 +184,10 @@ def record_feedback(
                 "via": via,
             }
             # The reporter's words go on both timelines; who they are does not (only staff recording are named).
-            services._event(target, kind=Activity.FEEDBACK, actor=actor, at=now, note=note, data=data)
-            services._event(source_case, kind=Activity.FEEDBACK, actor=actor, at=now, note=note, data=data)
+            services.record_event(target, kind=Activity.FEEDBACK, actor=actor, at=now, note=note, data=data)
+            services.record_event(
+                source_case, kind=Activity.FEEDBACK, actor=actor, at=now, note=note, data=data
+            )
             audit.change_record(
                 actor=actor,
                 entity=FEEDBACK,

@@ -234,7 +234,7 @@ def case_create(
         )
         if key:
             IdempotencyKey.objects.filter(client=client[:64], key=key).update(case=case)
-        created = _event(
+        created = record_event(
             case,
             kind=CaseEvent.CREATE,
             actor=who,
@@ -306,7 +306,7 @@ def _is_user(actor: Any) -> bool:
     return actor is not None and bool(getattr(actor, "is_authenticated", False))
 
 
-def _event(
+def record_event(
     case: Case,
     *,
     kind: str,
@@ -362,7 +362,7 @@ class _Step:
     after: Callable[[Case], None] | None = None  # extra writes once the UPDATE succeeded
 
 
-def _iso(value: dt.datetime | None) -> str | None:
+def iso_or_none(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -480,8 +480,8 @@ def _step_triage(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             step.after = push
         step.data |= {
             "previous_category": case.category.code,
-            "accept_due_at": _iso(due.accept_due_at),
-            "resolve_due_at": _iso(due.resolve_due_at),
+            "accept_due_at": iso_or_none(due.accept_due_at),
+            "resolve_due_at": iso_or_none(due.resolve_due_at),
         }
     return step
 
@@ -535,7 +535,10 @@ def _step_undo_auto_triage(
     if category.pk != case.category_id:
         due = deadlines.compute(case.created_at, _limits(category, case.emergency))
         values |= marks.moved_clocks(case, due, now)
-        step_data |= {"accept_due_at": _iso(due.accept_due_at), "resolve_due_at": _iso(due.resolve_due_at)}
+        step_data |= {
+            "accept_due_at": iso_or_none(due.accept_due_at),
+            "resolve_due_at": iso_or_none(due.resolve_due_at),
+        }
     return _Step(values=values, data=step_data)
 
 
@@ -591,7 +594,7 @@ def _step_resume(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
             "resolve_due_at": due,
             "resolve_soon_at": soon,
         },
-        data={"paused_seconds": stood, "resolve_due_at": _iso(due)},
+        data={"paused_seconds": stood, "resolve_due_at": iso_or_none(due)},
     )
 
 
@@ -602,7 +605,7 @@ def _step_resolve(case: Case, actor: Any, now: dt.datetime, note: str, data: dic
     values: dict[str, Any] = {"resolved_at": now, "callback_due_at": callback}
     if case.resolve_overdue is None:  # frozen at the first resolution, never recomputed
         values["resolve_overdue"] = late
-    return _Step(values=values, data={"overdue": late, "callback_due_at": _iso(callback)})
+    return _Step(values=values, data={"overdue": late, "callback_due_at": iso_or_none(callback)})
 
 
 def _step_confirm(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[str, Any]) -> _Step:
@@ -630,8 +633,8 @@ def _step_reopen(case: Case, actor: Any, now: dt.datetime, note: str, data: dict
         },
         data={
             "satisfaction": satisfaction,
-            "accept_due_at": _iso(due.accept_due_at),
-            "resolve_due_at": _iso(due.resolve_due_at),
+            "accept_due_at": iso_or_none(due.accept_due_at),
+            "resolve_due_at": iso_or_none(due.resolve_due_at),
         },
     )
 
@@ -696,7 +699,7 @@ def _step_merge(case: Case, actor: Any, now: dt.datetime, note: str, data: dict[
         raise NotFound("目标诉求不存在或不在您的管辖范围内", field="into")
 
     def record_on_target(merged: Case) -> None:
-        _event(
+        record_event(
             into,
             kind=CaseEvent.MERGED_IN,
             actor=actor,
@@ -808,7 +811,7 @@ def _transition(
     before = _snapshot(case)
     from_status = case.status
     case.refresh_from_db()
-    event = _event(
+    event = record_event(
         case,
         kind=action,
         actor=actor,
@@ -938,7 +941,7 @@ def case_note(*, case: Case, actor: Any, note: str) -> CaseEvent:
         note, "备注内容", NOTE_MAX, required=False, field="note"
     )  # refused when too long, never cut
     _require_note(note, "备注内容")
-    return _event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
+    return record_event(case, kind=CaseEvent.NOTE, actor=actor, at=timezone.now(), note=note)
 
 
 # Who may add photos of which purpose later on (the reporter's own photos come with ``case_create``).
@@ -983,7 +986,7 @@ def case_add_photos(
             return None, []
         now = timezone.now()
         who = None if case.anonymous and purpose == AttachmentPurpose.REPORT else actor
-        event = _event(
+        event = record_event(
             case,
             kind=Activity.PHOTO,
             actor=who,

@@ -22,7 +22,7 @@ from linli.cases.choices import (
 from linli.cases.models import (
     Case,
 )
-from linli.cases.services import CASE, _event, _iso
+from linli.cases.services import CASE, iso_or_none, record_event
 
 # The due-time sweeps (``linli.cases.sweeps``) act through these. Each is a conditional UPDATE on the case's
 # status, its step's alert mark and due time: of any number of monitors exactly one gets a given notice, and a
@@ -50,7 +50,7 @@ def supervise_due_soon(*, case: Case, step: str, now: dt.datetime) -> bool:
         return False
     setattr(case, f"{step}_alert", ALERT_YELLOW)
     case.version += 1
-    _event(
+    record_event(
         case,
         kind=SystemAction.SUPERVISE,
         actor=None,
@@ -61,7 +61,7 @@ def supervise_due_soon(*, case: Case, step: str, now: dt.datetime) -> bool:
         data={
             "step": step,
             "level": SupervisionLevel.YELLOW,
-            "due_at": _iso(getattr(case, f"{step}_due_at")),
+            "due_at": iso_or_none(getattr(case, f"{step}_due_at")),
         },
     )
     return True
@@ -92,7 +92,7 @@ def escalate_overdue(*, case: Case, step: str, now: dt.datetime, source: str = "
     setattr(case, f"{step}_alert", ALERT_RED)
     case.version += 1
     top = level == before_level
-    _event(
+    record_event(
         case,
         kind=SystemAction.ESCALATE,
         actor=None,
@@ -106,7 +106,7 @@ def escalate_overdue(*, case: Case, step: str, now: dt.datetime, source: str = "
             "level": SupervisionLevel.RED,
             "from_level": before_level,
             "to_level": level,
-            "due_at": _iso(getattr(case, f"{step}_due_at")),
+            "due_at": iso_or_none(getattr(case, f"{step}_due_at")),
         },
     )
     audit.change_record(

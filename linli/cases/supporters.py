@@ -46,7 +46,7 @@ def support(*, case: Case, who: str) -> bool:
         with transaction.atomic():
             Supporter.objects.create(case=case, digest=cipher().digest(who, "supporter"), created_at=now)
             # Who it was appears nowhere: not on the timeline, not in the audit trail.
-            services._event(case, kind=Activity.SUPPORT, actor=None, at=now)
+            services.record_event(case, kind=Activity.SUPPORT, actor=None, at=now)
             audit.change_record(
                 actor=None,
                 entity=services.CASE,

@@ -422,7 +422,7 @@ def _whistle_red(whistle: Whistle, now: dt.datetime, people: People) -> bool:
     case = whistle.case
     department = whistle.department
     note = f"红牌督办：{department.name}逾期未报到（报到时限 {_local(whistle.report_due_at)}）"
-    services._event(
+    services.record_event(
         case,
         kind=Activity.WHISTLE_OVERDUE,
         actor=None,

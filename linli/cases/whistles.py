@@ -160,7 +160,7 @@ def whistle(
                     finish_due_at=finish_due,
                 )
                 made.append(row)
-                services._event(
+                services.record_event(
                     case,
                     kind=Activity.WHISTLE,
                     actor=actor,
@@ -253,7 +253,7 @@ def _move(
         data["overdue"] = whistle.report_overdue
     if action == "finish":
         data["overdue"] = whistle.finish_overdue
-    services._event(case, kind=kind, actor=actor, at=now, note=note, data=data)
+    services.record_event(case, kind=kind, actor=actor, at=now, note=note, data=data)
     audit.change_record(
         actor=actor,
         entity=WHISTLE,

@@ -60,15 +60,16 @@ def console_view(fn: View) -> View:
     return login_required(wrapper)
 
 
-def _int(value: str | None) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A positive integer from a request parameter, or None."""
     try:
         number = int(value or "")
-    except ValueError:
+    except (TypeError, ValueError):
         return None
     return number if number > 0 else None
 
 
-def _client_ip(request: HttpRequest) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -384,7 +385,7 @@ def resident_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
                     resident=resident,
                     field=field,
                     reason=form.cleaned_data["reason"],
-                    ip=_client_ip(request),
+                    ip=client_ip(request),
                 )
             except PermissionDenied:
                 raise
@@ -408,7 +409,7 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     conflict = ""
     status = 200
     if request.method == "POST":
-        version = _int(request.POST.get("version")) or 0
+        version = int_or_none(request.POST.get("version")) or 0
         form = ResidentForm(request.POST, editing=True)
         if form.is_valid() and form.resident_input is not None:
             try:
@@ -496,7 +497,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
     scope = access.require(request.user, Cap.VIEW)
     grids = list(selectors.grids_in_scope(scope=scope))
     grid = None
-    grid_id = _int(request.GET.get("grid"))
+    grid_id = int_or_none(request.GET.get("grid"))
     if grid_id:
         grid = next((g for g in grids if g.pk == grid_id), None)
         if grid is None:
@@ -509,7 +510,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
         grid=grid,
         stale_only=stale,
         q=q,
-        after_id=_int(request.GET.get("after")),
+        after_id=int_or_none(request.GET.get("after")),
         limit=page_size + 1,
     )
     has_next = len(rows) > page_size

@@ -20,7 +20,8 @@ from linli.cases import services
 from linli.cases.choices import Channel
 from linli.cases.models import Category
 from linli.console import forms_cases as f
-from linli.console.views_cases import MAX_OPTIONS, _category_choices, _int, _put_error, case_view
+from linli.console.views import int_or_none
+from linli.console.views_cases import MAX_OPTIONS, case_view, category_choices, put_error
 from linli.core.errors import ConflictError, LinliError, PermissionDenied
 from linli.core.scope import Scope
 from linli.org import access
@@ -84,7 +85,7 @@ def _entry_places(scope: Scope, grid_id: int | None, building_id: int | None) ->
 
 def _entry_form(scope: Scope, data: Any = None, files: Any = None, initial: Any = None) -> f.StaffEntryForm:
     source = data if data is not None else (initial or {})
-    places = _entry_places(scope, _int(source.get("grid")), _int(source.get("building")))
+    places = _entry_places(scope, int_or_none(source.get("grid")), int_or_none(source.get("building")))
     return f.StaffEntryForm(
         data,
         files,
@@ -93,7 +94,7 @@ def _entry_form(scope: Scope, data: Any = None, files: Any = None, initial: Any 
         buildings=places.buildings,
         units=places.units,
         households=places.households,
-        categories=_category_choices(),
+        categories=category_choices(),
     )
 
 
@@ -110,7 +111,7 @@ def _resident_matches(request: HttpRequest, q: str) -> list[Any]:
 
 def _entry_context(request: HttpRequest, form: f.StaffEntryForm, **extra: Any) -> dict[str, Any]:
     q = form["resident_q"].value() or ""
-    chosen = _int(form["resident"].value())
+    chosen = int_or_none(form["resident"].value())
     picked = None
     if chosen:
         picked = registry_selectors.resident_get(scope=access.scope_for(request.user, Cap.VIEW), pk=chosen)
@@ -201,7 +202,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(exc))
                 status = 409
             except LinliError as exc:
-                _put_error(form, exc, ENTRY_FIELDS)
+                put_error(form, exc, ENTRY_FIELDS)
             else:
                 if getattr(case, "_created", True):
                     messages.success(request, _("已登记诉求 %(n)s") % {"n": case.number})

@@ -62,7 +62,7 @@ from linli.cases.models import (
 )
 from linli.console import forms_cases as f
 from linli.console import views_alarms
-from linli.console.views import View, _client_ip, console_view
+from linli.console.views import View, client_ip, console_view, int_or_none
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.scope import Scope
 from linli.org import access
@@ -132,14 +132,6 @@ def _get_case(request: HttpRequest, pk: int) -> Case:
     return case
 
 
-def _int(value: Any) -> int | None:
-    try:
-        number = int(value or "")
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
 # A service's ``LinliError.field`` (its parameter name) → the form field the message belongs next to.
 ACTION_FIELDS = {
     "reason": "note",
@@ -160,7 +152,7 @@ ACTION_FIELDS = {
 }
 
 
-def _put_error(form: forms.Form, exc: LinliError, fields: dict[str, str] | None = None) -> None:
+def put_error(form: forms.Form, exc: LinliError, fields: dict[str, str] | None = None) -> None:
     """The service's message next to the field it names (else at the top of the form)."""
     name = getattr(exc, "field", None)
     target = (fields or ACTION_FIELDS).get(name or "", name or "")
@@ -229,7 +221,7 @@ def running_clock(case: Case, now: dt.datetime) -> Clock:
 # ---------------------------------------------------------------------------------------------- list
 
 
-def _category_choices(active_only: bool = True) -> list[tuple[int, str]]:
+def category_choices(active_only: bool = True) -> list[tuple[int, str]]:
     return [
         (row.category.pk, "　" * row.depth + row.category.name)
         for row in category_tree(active_only=active_only, with_attributes=False)
@@ -274,7 +266,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "p": p,
         "form": form,
-        "categories": _category_choices(active_only=False),
+        "categories": category_choices(active_only=False),
         "grids": list(registry_selectors.grids_in_scope(scope=scope)[:MAX_OPTIONS]),
         "departments": _departments_for_filter(scope),
         "statuses": Status.choices,
@@ -373,7 +365,7 @@ def _action_form(action: str, case: Case, data: Any = None, files: Any = None) -
         return f.TriageForm(
             data,
             initial=initial | {"category": category_id, "urgency": case.urgency},
-            categories=_category_choices(),
+            categories=category_choices(),
             departments=_department_choices(case),
             suggestion_label=_suggestion_label(case),
         )
@@ -411,14 +403,14 @@ def _transition_data(action: str, case: Case, user: Any, cleaned: dict[str, Any]
         elif department != f.DEFAULT:
             chosen_department = (
                 org_selectors.departments(region_ids=_area_regions(case))
-                .filter(pk=_int(department) or 0)
+                .filter(pk=int_or_none(department) or 0)
                 .first()
             )
             if chosen_department is None:
                 raise LinliError(_("所选承办部门不在本诉求所在区域"), field="handler_department")
             data["handler_department"] = chosen_department
     elif action == Action.ASSIGN:
-        chosen = _int(cleaned["handler"])
+        chosen = int_or_none(cleaned["handler"])
         person = next((u for u in assignment.candidates(case) if u.pk == chosen), None)
         if person is None:
             raise LinliError(_("所选承办人不能办理该诉求，请重新选择"), field="handler_user")
@@ -630,7 +622,7 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS or action in SYSTEM_ONLY:
         raise Http404
     typed = (request.POST.get("note") or "").strip()
-    if _int(request.POST.get("version")) != case.version:
+    if int_or_none(request.POST.get("version")) != case.version:
         return _conflict(request, pk, typed)
     if action not in available_actions(request.user, case):
         if not access.can(request.user, services.ACTION_CAP[action], case):
@@ -645,7 +637,7 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         except ConflictError:
             return _conflict(request, pk, typed)
         except LinliError as exc:
-            _put_error(form, exc)
+            put_error(form, exc)
         else:
             return _done(request, case, _("已%(a)s：%(n)s") % {"a": Action(action).label, "n": case.number})
     return _render_detail(request, case, status=400, open_action=action, open_form=form)
@@ -687,7 +679,7 @@ def case_reveal(request: HttpRequest, pk: int, field: str) -> HttpResponse:
             actor=request.user,
             field=field,
             reason=form.cleaned_data["reason"],
-            ip=_client_ip(request),
+            ip=client_ip(request),
         )
         return render(request, "console/cases/_revealed.html", {**ctx, "value": value})
     ctx["form"] = form
@@ -751,7 +743,7 @@ def case_whistle(request: HttpRequest, pk: int) -> HttpResponse:
         except ConflictError:
             return _conflict(request, pk, form.cleaned_data["reason"])
         except LinliError as exc:
-            _put_error(form, exc, {"reason": "reason"})
+            put_error(form, exc, {"reason": "reason"})
         else:
             names = "、".join(d.name for d in departments)
             return _done(request, case, _("已吹哨：%(d)s") % {"d": names})
@@ -828,7 +820,7 @@ def case_extension(request: HttpRequest, pk: int) -> HttpResponse:
         except ConflictError:
             return _conflict(request, pk, form.cleaned_data["reason"])
         except LinliError as exc:
-            _put_error(form, exc)
+            put_error(form, exc)
         else:
             return _done(request, case, _("已提交延期申请，等待上级审批"))
     return _render_detail(request, case, status=400, extension_form=form, open_panel="extension")

@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST
 
 from linli.cases.models import Case
 from linli.console import forms_cases as f
-from linli.console.views import _int
-from linli.console.views_cases import CONFLICT, _put_error, case_view
+from linli.console.views import int_or_none
+from linli.console.views_cases import CONFLICT, case_view, put_error
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.org import access
 from linli.org.access import Cap
@@ -64,7 +64,7 @@ def hotspot_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or issues.ACTIVE
     if status not in {value for value, _label in STATUS_CHIPS}:
         status = issues.ACTIVE
-    after = _int(request.GET.get("after"))
+    after = int_or_none(request.GET.get("after"))
     rows = issues.issue_list_for(
         scope, status="" if status == "all" else status, after_id=after, limit=PAGE + 1
     )
@@ -188,7 +188,7 @@ def hotspot_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse
             fresh = _get_issue(request, pk)
             return _render_detail(request, fresh, status=409, conflict=CONFLICT, typed=typed)
         except LinliError as exc:
-            _put_error(form, exc)
+            put_error(form, exc)
         else:
             messages.success(request, _("已%(a)s：%(t)s") % {"a": DECISION_LABEL[decision], "t": issue.title})
             return redirect("console:hotspot", pk=issue.pk)
