@@ -62,6 +62,7 @@ def _household_out(h: Household) -> HouseholdOut:
         building_id=h.building_id,
         unit_id=h.unit_id,
         door_number=h.door_number,
+        household_no=h.household_no,
         address=h.address,
         last_verified_at=h.last_verified_at,
         stale=h.last_verified_at is None or h.last_verified_at < cutoff,

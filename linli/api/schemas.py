@@ -75,6 +75,7 @@ class HouseholdOut(Schema):
     building_id: int | None
     unit_id: int | None
     door_number: str
+    household_no: str = ""  # the ledger's 户号 (two families at one door are two households)
     address: str
     last_verified_at: dt.datetime | None
     stale: bool

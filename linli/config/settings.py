@@ -283,6 +283,8 @@ LINLI_IMPORT_BATCH = env_int("LINLI_IMPORT_BATCH", 2000)
 # monitor at most this many times, then failed; the writer thread's queue waits are bounded by this many seconds.
 LINLI_IMPORT_MAX_ATTEMPTS = env_int("LINLI_IMPORT_MAX_ATTEMPTS", 3)
 LINLI_IMPORT_QUEUE_WAIT = env_float("LINLI_IMPORT_QUEUE_WAIT", 1.0)
+# Area code added to a ledger's 7–8 digit landline numbers (e.g. "0530" for Heze); empty: such numbers are left out.
+LINLI_DEFAULT_AREA_CODE = env_str("LINLI_DEFAULT_AREA_CODE", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Data files (issue #9, ADR 0023): uploads and photos readable by the service's account only; a ledger upload is

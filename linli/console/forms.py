@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.org.choices import PostKind
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus
-from linli.registry.models import KeyGroup
+from linli.registry.models import Grid, KeyGroup
 from linli.registry.validation import COLUMNS, ResidentInput, clean_resident
 
 # Chinese column name (as in FieldError.column) → form field name.
@@ -119,10 +119,10 @@ class ResidentSearchForm(forms.Form):
 
 
 class ImportForm(forms.Form):
+    """Step 1 of the console import: the file. Nothing is written to the register until the worker confirms the
+    preview (step 3)."""
+
     file = forms.FileField(label=_("台账文件"), help_text=_("支持 .xlsx 和 .csv，单个文件不超过 50 MB"))
-    dry_run = forms.BooleanField(
-        label=_("仅试运行（检查并预览变更，不写入数据）"), required=False, initial=True
-    )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -130,6 +130,82 @@ class ImportForm(forms.Form):
         if not name.endswith((".xlsx", ".csv")):
             raise forms.ValidationError(_("只支持 .xlsx 或 .csv 文件，请用“下载模板”中的格式另存后再上传"))
         return upload
+
+
+def column_field_name(index: int) -> str:
+    """The form field holding the key chosen for the column at 0-based ``index``."""
+    return f"col_{index}"
+
+
+class ImportMappingForm(forms.Form):
+    """Step 2: which field each column fills, and the import options (``ledger_import.ImportOptions``).
+
+    One ``col_<index>`` select per column of the sheet; the choices are ``ledger_columns.field_choices()``.
+    Whether the mapping is complete (required fields, two columns for one field) is checked by the reader."""
+
+    create_places = forms.BooleanField(
+        label=_("新建文件中出现的楼栋、单元、住户"),
+        required=False,
+        help_text=_("不勾选时，系统中没有的楼栋、单元、住户所在的行不导入，并在预览中列出"),
+    )
+    replace_empty = forms.BooleanField(
+        label=_("空白单元格清空原有值"),
+        required=False,
+        help_text=_("不勾选时，空白单元格（含空白的重点人群）保留系统中原有的值"),
+    )
+    allow_renames = forms.BooleanField(
+        label=_("同一证件号码姓名不同时按文件更名"),
+        required=False,
+        help_text=_("不勾选时，这样的行作为冲突列出，不导入"),
+    )
+    grid = forms.ModelChoiceField(
+        label=_("默认网格"),
+        queryset=Grid.objects.none(),
+        required=False,
+        empty_label=_("（按文件中的网格、小区确定）"),
+        help_text=_("文件中没有网格或小区列时，所有行导入到这个网格"),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        columns: list[Any],
+        choices: list[tuple[str, str]],
+        grids: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["grid"]).queryset = grids
+        self.columns = columns
+        for column in columns:
+            name = column_field_name(column.index)
+            self.fields[name] = forms.ChoiceField(
+                label=column.header or column.letter, choices=choices, required=False
+            )
+            self.initial.setdefault(name, column.key or "")
+
+    def column_fields(self) -> list[tuple[Any, forms.BoundField]]:
+        """(column, bound select) pairs in sheet order, for the template."""
+        return [(c, self[column_field_name(c.index)]) for c in self.columns]
+
+    def chosen(self) -> dict[int, str]:
+        """Column index → chosen key ("" = ignore); only after ``is_valid()``."""
+        return {c.index: self.cleaned_data.get(column_field_name(c.index)) or "" for c in self.columns}
+
+
+class ColumnAliasForm(forms.Form):
+    """设置 → 台账列名: one installation-wide heading and the field it fills."""
+
+    header = forms.CharField(
+        label=_("表头文字"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": _("如：身份证号码、所在楼栋")}),
+    )
+    key = forms.ChoiceField(label=_("对应字段"), required=False)  # "" = a heading to ignore silently
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["key"]).choices = choices
 
 
 class ExportForm(forms.Form):

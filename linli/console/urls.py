@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from linli.console import views, views_calendar, views_ledger, views_org
+from linli.console import views, views_calendar, views_ledger, views_ledger_columns, views_org
 
 app_name = "console"
 urlpatterns = [
@@ -21,11 +21,24 @@ urlpatterns = [
     path("imports/", views_ledger.import_page, name="import"),
     path("imports/template.xlsx", views_ledger.import_template, name="import_template"),
     path("imports/<int:pk>/", views_ledger.import_job, name="import_job"),
+    path("imports/<int:pk>/columns/", views_ledger.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/preview/", views_ledger.import_preview, name="import_preview"),
+    path(
+        "imports/<int:pk>/preview/status/", views_ledger.import_preview_status, name="import_preview_status"
+    ),
+    path("imports/<int:pk>/confirm/", views_ledger.import_confirm, name="import_confirm"),
+    path("imports/<int:pk>/discard/", views_ledger.import_discard, name="import_discard"),
     path("imports/<int:pk>/status/", views_ledger.import_job_status, name="import_job_status"),
     path("imports/<int:pk>/report.xlsx", views_ledger.import_job_report, name="import_job_report"),
     path("exports/", views_ledger.export_page, name="export"),
     path("settings/key-groups/", views_ledger.key_groups, name="key_groups"),
     path("settings/key-groups/<int:pk>/", views_ledger.key_group_action, name="key_group_action"),
+    path("settings/ledger-columns/", views_ledger_columns.column_aliases, name="ledger_columns"),
+    path(
+        "settings/ledger-columns/<int:pk>/delete/",
+        views_ledger_columns.column_alias_delete,
+        name="ledger_column_delete",
+    ),
     path("settings/calendar/", views_calendar.calendar_page, name="calendar"),
     path("org/posts/", views_org.posts, name="org_posts"),
     path("org/posts/assign/", views_org.post_assign, name="org_post_assign"),

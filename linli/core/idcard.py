@@ -89,3 +89,19 @@ def normalize_phone(raw: str) -> str:
     if phone and not _PHONE_RE.match(phone):
         raise ValueError(f"电话号码 {phone} 格式不正确（手机11位，或区号-座机号）")
     return phone.replace("-", "") if phone.startswith("1") else phone
+
+
+def upgrade_15(number: str) -> str:
+    """Convert an old 15-digit resident ID (issued before 1999) to the 18-digit form.
+
+    The old number is region (6) + birth date YYMMDD (6) + sequence (3); the new one inserts the century
+    ("19": the old numbers were only issued to people born in the 20th century) and appends the check digit."""
+    old = normalize(number)
+    if len(old) != 15 or not old.isdigit() or not old.isascii():
+        raise IdNumberError(f"旧身份证号码应为15位数字，实际为“{old}”")
+    try:
+        dt.date(1900 + int(old[6:8]), int(old[8:10]), int(old[10:12]))
+    except ValueError as exc:
+        raise IdNumberError(f"旧身份证号码中的出生日期 19{old[6:12]} 不是有效日期") from exc
+    first17 = f"{old[:6]}19{old[6:]}"
+    return first17 + check_digit(first17)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from linli.core.files import private_dir
 from linli.registry.models import ImportJob
@@ -44,8 +45,15 @@ def uploads_sweep() -> int:
     files = {str(p): p for p in directory.iterdir() if p.is_file()}
     if not files:
         return 0
+    max_age = dt.timedelta(hours=settings.LINLI_IMPORT_UPLOAD_MAX_HOURS)
+    # A console draft nobody confirmed (mapping / preview left half-way) is abandoned after the same time: the job
+    # is failed and its plaintext ledger goes.
+    abandoned = ImportJob.objects.filter(
+        status=ImportJob.Status.DRAFT, updated_at__lt=timezone.now() - max_age, path__in=list(files)
+    )
+    abandoned.update(status=ImportJob.Status.FAILED, message="超过保留时间未确认导入，已放弃并删除上传的文件")
     jobs = dict(ImportJob.objects.filter(path__in=list(files)).values_list("path", "status"))
-    cutoff = time.time() - dt.timedelta(hours=settings.LINLI_IMPORT_UPLOAD_MAX_HOURS).total_seconds()
+    cutoff = time.time() - max_age.total_seconds()
     removed = 0
     for name, path in files.items():
         status = jobs.get(name)

@@ -1,16 +1,22 @@
-"""The resident ledger file (居民台账): its Chinese columns, reading .xlsx / .csv by content, and the blank template.
+"""The resident ledger file (居民台账): reading .xlsx / .csv by content as communities keep them, and the blank template.
 
-Reading yields ``LedgerRow`` objects carrying the row number as the spreadsheet shows it (the header row is row 1
-when it is the first line), so every error message points at the cell the community worker sees.
+Reading finds the header row(s) by what the cells say (title and 填报 rows above are skipped, a two-level merged
+header is flattened to ``parent/leaf`` columns), maps each column to a field key through ``ledger_columns``, and
+yields ``LedgerRow`` objects carrying the row number as the spreadsheet shows it, so every message points at the
+cell the community worker sees. Merged cells take their anchor's value, "same as above" marks (〃, 同上) and blank
+place cells continue the row above, hidden rows are flagged. Every sheet of a workbook is looked at.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +24,14 @@ from django.conf import settings
 
 from linli.core.errors import LinliError
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, Sex
+from linli.registry.ledger_columns import (
+    GROUP_LABELS,
+    IGNORE_LABEL,
+    ColumnTable,
+    default_table,
+    field_label,
+    normalise_header,
+)
 from linli.registry.validation import COLUMNS
 
 
@@ -25,13 +39,13 @@ class LedgerFileError(LinliError):
     """The file as a whole cannot be read as a ledger (nothing is imported)."""
 
 
-# Place columns (not part of the resident form).
+# Place columns of the template (not part of the resident form).
 GRID_CODE = "网格编码"
 BUILDING = "楼栋"
 UNIT = "单元"
 DOOR = "门牌号"
 
-# Header → key, in template order. Resident keys are those of ``validation.clean_resident``.
+# The template's header → key, in template order. Resident keys are those of ``validation.clean_resident``.
 HEADERS: dict[str, str] = {
     GRID_CODE: "grid_code",
     BUILDING: "building",
@@ -53,9 +67,26 @@ HEADERS: dict[str, str] = {
     COLUMNS.note: "note",
 }
 HEADER_BY_KEY = {key: header for header, key in HEADERS.items()}
-REQUIRED = (GRID_CODE, DOOR, COLUMNS.name, COLUMNS.id_number)
+REQUIRED = (GRID_CODE, DOOR, COLUMNS.name, COLUMNS.id_number)  # the template's red columns
 
-_HEADER_SCAN_ROWS = 10  # a title line ("XX社区居民台账") may sit above the header row
+# Place keys, coarse to fine. A 〃 / 同上 mark always takes the value of the row above; a BLANK place cell does only
+# when the row does not name a new place at its level: an area cell (社区/网格/小区) unless a coarser area cell
+# changed; a dwelling cell (地址/楼栋/单元/门牌号) and the 户号 unless the row names a new area or dwelling — so a
+# household's members (address left blank below the first row) continue, while a 平房 row with its own door and no
+# building does not borrow the building of the row above.
+AREA_KEYS = ("community", "grid_code", "grid_name", "compound")
+DWELLING_KEYS = ("address", "building", "unit", "door")
+PLACE_KEYS = (*AREA_KEYS, *DWELLING_KEYS, "household_no")
+# "Same as above" marks (compared after stripping spaces).
+MARKS = frozenset(
+    {"〃", "〃〃", "〃〃〃", '"', '""', "”", "“", "””", "“”", "＂", "''", "同上", "同上。", "々"}
+)
+_MARK_MAX_LEN = 8  # longer cells are never marks: skip the strip
+
+HEADER_SCAN_ROWS = 20  # title / 填报 rows may sit above the header
+SAMPLE_ROWS = 5
+_SCAN_CHUNK = 1 << 20
+_MERGE_CELL_LIMIT = 2_000_000  # merged cells filled at most (a whole-sheet merge must not eat the memory)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / .doc
 _BINARY_MAGICS = {
@@ -68,13 +99,30 @@ _BINARY_MAGICS = {
 }
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NOT_LEDGER = "不是 Excel 工作簿（.xlsx）或 CSV 文件，请用本系统的台账模板填写后上传"
+_MAPPING_HINT = "可在导入页面的“列对应”步骤中指定各列对应的字段（命令行：--mapping）"
+
+Numbered = Iterator[tuple[int, tuple[Any, ...]]]
 
 
-@dataclass
+class _Mark:
+    """A "same as above" cell before it is resolved."""
+
+    def __repr__(self) -> str:
+        return "<same as above>"
+
+
+_MARK = _Mark()
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
 class LedgerRow:
     row: int  # as the spreadsheet shows it
-    values: dict[str, Any]  # key (see HEADERS) → raw cell value
+    values: dict[str, Any]  # key (see ledger_columns) → raw cell value
     raw_id: Any = None  # the 证件号码 cell as read (to spot numbers Excel has rounded)
+    hidden: bool = False  # the row is hidden in the workbook (how offices mark 迁出 / 已故)
+    continued: frozenset[str] = _NO_KEYS  # keys filled from the row above (blank place cell, 〃, 同上)
+    warnings: tuple[tuple[str, str], ...] = ()  # (key, message) noticed while reading
 
     @property
     def empty(self) -> bool:
@@ -82,29 +130,74 @@ class LedgerRow:
 
 
 @dataclass
+class Column:
+    index: int  # 0-based position in the row
+    letter: str  # A, B, … as Excel shows it
+    header: str  # as displayed: "姓名", two-level "现住址/楼栋号"
+    parent: str  # the upper header row's text over a two-level column ("" otherwise)
+    key: str | None  # the field it fills (None: ignored)
+    how: str  # "mapping" | "alias" | "synonym" | "ignored" | "unknown"
+    samples: list[str] = field(default_factory=list)  # first values (``inspect_ledger`` only)
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    rows: int  # estimated data rows (below the header when one was found)
+    hidden: bool
+    has_header: bool
+    used: bool = False
+
+
+@dataclass
 class Ledger:
     kind: str  # "xlsx" or "csv"
-    header_row: int
-    headers: list[str]
+    header_row: int  # the LAST header row: data starts below it
+    headers: list[str]  # displayed headers, column by column
     estimated_rows: int
-    _rows: Iterator[tuple[int, tuple[Any, ...]]] = field(repr=False)
+    _rows: Numbered = field(repr=False)
     _close: Any = field(default=None, repr=False)
+    columns: list[Column] = field(default_factory=list)
+    header_rows: tuple[int, int] = (1, 1)
+    sheet: str = ""
+    sheets: list[SheetInfo] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # file-level: unknown columns, sheets not read
+    problems: list[str] = field(
+        default_factory=list
+    )  # mapping problems (``inspect_ledger``; open_ledger raises)
+    encoding: str | None = None  # CSV: "utf-8-sig" | "gb18030"; None for .xlsx
+    hidden_rows: frozenset[int] = field(default_factory=frozenset, repr=False)
+
+    @property
+    def keys(self) -> set[str]:
+        return {c.key for c in self.columns if c.key}
+
+    def letter(self, key: str) -> str:
+        """The column letter holding ``key`` ("" when the file has no such column)."""
+        for column in self.columns:
+            if column.key == key:
+                return column.letter
+        return ""
+
+    def column(self, key: str) -> Column | None:
+        for column in self.columns:
+            if column.key == key:
+                return column
+        return None
 
     def rows(self) -> Iterator[LedgerRow]:
         """Data rows below the header; trailing blank rows (left by formatting) are not reported."""
-        keys = [HEADERS.get(h) for h in self.headers]
+        specs = [(c.key, c.index) for c in self.columns if c.key]
+        reader = _RowReader(specs, self.hidden_rows)
         pending_blank: list[LedgerRow] = []
         for number, cells in self._rows:
-            values: dict[str, Any] = {}
-            for key, value in zip(keys, cells, strict=False):
-                if key is not None:
-                    values[key] = unquote(value)
-            row = LedgerRow(number, values, values.get("id_number"))
-            if row.empty:
+            blank, row = reader.read(number, cells)
+            if blank:
                 pending_blank.append(row)
                 continue
-            yield from pending_blank
-            pending_blank.clear()
+            if pending_blank:
+                yield from pending_blank
+                pending_blank.clear()
             yield row
 
     def close(self) -> None:
@@ -117,6 +210,112 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _RowReader:
+    """Turns one row of cells into a ``LedgerRow``; remembers the previous row for "same as above".
+
+    The hot path of a 100k-row import: for a clean row it is one pass over the mapped cells plus a short pass over
+    the place keys."""
+
+    def __init__(self, specs: list[tuple[str, int]], hidden: frozenset[int]) -> None:
+        keys = {key for key, _ in specs}
+        self.specs = specs
+        self.area = [k for k in AREA_KEYS if k in keys]
+        self.dwelling = [k for k in DWELLING_KEYS if k in keys]
+        self.household = "household_no" in keys
+        self.places = bool(self.area or self.dwelling or self.household)
+        self.hidden = hidden
+        self.prev: dict[str, Any] = {}
+
+    def read(self, number: int, cells: tuple[Any, ...]) -> tuple[bool, LedgerRow]:
+        """(blank, row): a blank row neither continues nor is continued."""
+        n = len(cells)
+        values: dict[str, Any] = {}
+        blank = True
+        marked = False
+        for key, idx in self.specs:
+            v = cells[idx] if idx < n else None
+            if type(v) is str:
+                if len(v) <= _MARK_MAX_LEN and v.strip() in MARKS:
+                    v = _MARK
+                    marked = True
+                    blank = False
+                elif v:
+                    if v[0] == "'":
+                        v = unquote(v)
+                    if blank and not v.isspace():
+                        blank = False
+            elif blank and v is not None:
+                blank = False
+            values[key] = v
+        hidden = number in self.hidden if self.hidden else False
+        if blank:
+            return True, LedgerRow(number, values, values.get("id_number"), hidden)
+        continued = self._places(values) if self.places else None
+        warnings: list[tuple[str, str]] | None = None
+        if marked:
+            continued = continued or set()
+            warnings = []
+            for key, _ in self.specs:
+                if values[key] is _MARK:
+                    self._take(values, key, continued, warnings)
+        self.prev = values.copy()
+        return False, LedgerRow(
+            number,
+            values,
+            values.get("id_number"),
+            hidden,
+            frozenset(continued) if continued else _NO_KEYS,
+            tuple(warnings) if warnings else (),
+        )
+
+    def _places(self, values: dict[str, Any]) -> set[str] | None:
+        """Blank place cells take the row above's value unless the row names a new place (see ``AREA_KEYS``);
+        returns the keys so filled (None: none)."""
+        prev = self.prev
+        continued: set[str] = set()
+        new = False
+        for key in self.area:
+            v = values[key]
+            if v is None or (type(v) is str and (not v or v.isspace())):
+                if not new:
+                    self._take(values, key, continued, None)
+            elif v is not _MARK and v != prev.get(key):
+                new = True
+        if not new:
+            for key in self.dwelling:
+                v = values[key]
+                if v is not _MARK and v != prev.get(key) and not _is_blank(v):
+                    new = True
+                    break
+        if not new:
+            for key in self.dwelling:
+                if _is_blank(values[key]):
+                    self._take(values, key, continued, None)
+            if self.household and _is_blank(values["household_no"]):
+                self._take(values, "household_no", continued, None)
+        return continued or None
+
+    def _take(
+        self, values: dict[str, Any], key: str, continued: set[str], warnings: list[tuple[str, str]] | None
+    ) -> None:
+        """The row above's value for ``key``; a mark with nothing above becomes None with a warning."""
+        above = self.prev.get(key)
+        if above is not None:
+            values[key] = above
+            continued.add(key)
+        elif warnings is not None:
+            values[key] = None
+            warnings.append((key, _no_value_above(key)))
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (type(value) is str and (not value or value.isspace()))
+
+
+def _no_value_above(key: str) -> str:
+    return f"“{field_label(key)}”填写了“同上”类标记，但上方没有可沿用的值，已留空"
 
 
 def unquote(value: Any) -> Any:
@@ -133,9 +332,26 @@ def guard(value: Any) -> Any:
     return value
 
 
-def open_ledger(path: str | Path) -> Ledger:
-    """Open a ledger by its content (not its name); raises ``LedgerFileError`` with a message for the user."""
-    path = Path(path)
+def open_ledger(path: str | Path, *, sheet: str | None = None, table: ColumnTable | None = None) -> Ledger:
+    """Open a ledger by its content (not its name); raises ``LedgerFileError`` with a message for the user when the
+    file cannot be read or its columns do not make a ledger (required column missing, two columns for one field)."""
+    return _open(Path(path), sheet, table or default_table(), strict=True)
+
+
+def inspect_ledger(path: str | Path, *, sheet: str | None = None, table: ColumnTable | None = None) -> Ledger:
+    """Like ``open_ledger`` for the console's mapping step: mapping problems go to ``Ledger.problems`` instead of
+    raising, and only the header and ``SAMPLE_ROWS`` sample rows are read (``Column.samples``). Raises only for
+    files that cannot be read at all. The returned ledger is closed."""
+    ledger = _open(Path(path), sheet, table or default_table(), strict=False)
+    try:
+        _take_samples(ledger)
+    finally:
+        ledger.close()
+    ledger._rows = iter(())
+    return ledger
+
+
+def _open(path: Path, sheet: str | None, table: ColumnTable, *, strict: bool) -> Ledger:
     size = path.stat().st_size
     check_size(size)
     if size == 0:
@@ -143,15 +359,20 @@ def open_ledger(path: str | Path) -> Ledger:
     with path.open("rb") as fh:
         head = fh.read(8192)
     if head.startswith(_ZIP_MAGIC):
-        return _open_xlsx(path)
-    if head.startswith(_OLE_MAGIC):
-        raise LedgerFileError("这是旧版 Excel（.xls）文件，请在 Excel 中“另存为”.xlsx 格式后再上传")
-    for magic, what in _BINARY_MAGICS.items():
-        if head.startswith(magic):
-            raise LedgerFileError(f"文件内容是{what}，{_NOT_LEDGER}")
-    if b"\x00" in head:
-        raise LedgerFileError(f"文件内容无法识别，{_NOT_LEDGER}")
-    return _open_csv(path, size)
+        ledger = _open_xlsx(path, sheet, table)
+    else:
+        if head.startswith(_OLE_MAGIC):
+            raise LedgerFileError("这是旧版 Excel（.xls）文件，请在 Excel 中“另存为”.xlsx 格式后再上传")
+        for magic, what in _BINARY_MAGICS.items():
+            if head.startswith(magic):
+                raise LedgerFileError(f"文件内容是{what}，{_NOT_LEDGER}")
+        if b"\x00" in head:
+            raise LedgerFileError(f"文件内容无法识别，{_NOT_LEDGER}")
+        ledger = _open_csv(path, table)
+    if strict and ledger.problems:
+        ledger.close()
+        raise LedgerFileError(_problem_message(ledger))
+    return ledger
 
 
 def check_size(size: int) -> None:
@@ -162,55 +383,410 @@ def check_size(size: int) -> None:
         )
 
 
-def _find_header(rows: Iterator[tuple[int, tuple[Any, ...]]]) -> tuple[int, list[str]]:
-    """The first row naming at least two ledger columns (else the first non-blank row, for the error message)."""
-    first: tuple[int, list[str]] | None = None
-    for number, cells in rows:
-        names = [_header_text(c) for c in cells]
-        while names and not names[-1]:
-            names.pop()
-        if not names:
-            if number >= _HEADER_SCAN_ROWS:
-                break
-            continue
-        if sum(1 for n in names if n in HEADERS) >= 2:
-            return number, names
-        if first is None:
-            first = (number, names)
-        if number >= _HEADER_SCAN_ROWS:
-            break
-    if first is None:
-        raise LedgerFileError("文件中没有表头行，请使用台账模板（第1行为列名）")
-    return first
+# --- header detection -----------------------------------------------------------------------------------------------
 
 
-def _header_text(value: Any) -> str:
+@dataclass
+class _Header:
+    first: int
+    last: int
+    columns: list[Column]
+    found: bool  # False: no row looked like a header (columns are the first non-blank row, for the message)
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
-    return "".join(str(value).split()).replace("*", "").replace("（必填）", "").replace("(必填)", "")
+    return "".join(str(value).split())
 
 
-def check_headers(headers: list[str], header_row: int) -> None:
-    missing = [h for h in REQUIRED if h not in headers]
-    unknown = [h for h in headers if h and h not in HEADERS]
-    dupes = sorted({h for h in headers if h and headers.count(h) > 1})
-    if not (missing or unknown or dupes):
-        return
-    parts = []
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def _width(cells: tuple[Any, ...]) -> int:
+    """Cells up to the last non-blank one (a sheet's dimension may claim thousands of empty columns)."""
+    width = len(cells)
+    while width and (cells[width - 1] is None or cells[width - 1] == ""):
+        width -= 1
+    return width
+
+
+def _single(cells: tuple[Any, ...], table: ColumnTable) -> list[Column]:
+    columns = []
+    for index, value in enumerate(cells[: _width(cells)]):
+        leaf = _text(value)
+        key, how = table.key_for(leaf) if leaf else (None, "unknown")
+        columns.append(Column(index, _letter(index), leaf, "", key, how))
+    return _trim(columns)
+
+
+def _pair(
+    upper: tuple[Any, ...], lower: tuple[Any, ...], table: ColumnTable, fill_right: bool
+) -> list[Column]:
+    """A two-level header flattened: leaf = the lower row's text, else the upper's (a vertically merged cell);
+    parent = the upper row's text (a horizontally merged group label). Without merge information (CSV) a blank
+    upper cell over a leaf belongs to the group on its left."""
+    columns = []
+    group = ""
+    for index in range(max(_width(upper), _width(lower))):
+        up = _text(upper[index]) if index < len(upper) else ""
+        low = _text(lower[index]) if index < len(lower) else ""
+        if fill_right:
+            if up and low:
+                group = up
+            elif up:
+                group = ""
+            elif low:
+                up = group
+            else:
+                group = ""
+        leaf = low or up
+        parent = up if up and up != leaf else ""
+        key, how = table.key_for(leaf, parent) if leaf else (None, "unknown")
+        header = f"{parent}/{leaf}" if parent else leaf
+        columns.append(Column(index, _letter(index), header, parent, key, how))
+    return _trim(columns)
+
+
+def _trim(columns: list[Column]) -> list[Column]:
+    while columns and not columns[-1].header:
+        columns.pop()
+    return columns
+
+
+def _score(columns: list[Column]) -> int:
+    """Header evidence: the fields the row names, plus known headings that fill nothing (序号, 年龄, or a column
+    the worker switched off): switching off a grouped column must not make its lower row alone look better."""
+    return len({c.key for c in columns if c.key}) + sum(1 for c in columns if c.how == "ignored")
+
+
+def _can_be_upper(cells: tuple[Any, ...], table: ColumnTable) -> bool:
+    """The upper row of a two-level header names at least two known columns or group labels (a title or 填报 row
+    does not)."""
+    known = set()
+    for value in cells:
+        text = _text(value)
+        if not text or text in known:
+            continue
+        _, how = table.key_for(text)
+        if how != "unknown" or normalise_header(text) in GROUP_LABELS:
+            known.add(text)
+    return len(known) >= 2
+
+
+def _detect_header(
+    head: list[tuple[int, tuple[Any, ...]]], table: ColumnTable, *, fill_right: bool, spans: set[int]
+) -> _Header:
+    """The best of: each row alone, and each pair of rows as a two-level header (upper row above the leaves).
+    ``spans`` holds the rows a merged range joins to the row below."""
+    singles = [_single(cells, table) for _, cells in head]
+    scores = [_score(columns) for columns in singles]
+    best: tuple[tuple[int, int, int], _Header] | None = None
+    for i, (number, cells) in enumerate(head):
+        if scores[i] >= 2:
+            rank = (scores[i], 0, -number)
+            if best is None or rank > best[0]:
+                best = (rank, _Header(number, number, singles[i], True))
+        if i + 1 >= len(head) or head[i + 1][0] != number + 1 or scores[i + 1] < 2:
+            continue  # the leaf row names columns of its own (a sparse data row below a header does not)
+        if number not in spans and not _can_be_upper(cells, table):
+            continue
+        columns = _pair(cells, head[i + 1][1], table, fill_right)
+        score = _score(columns)
+        if score >= 2 and score > scores[i] and score >= scores[i + 1]:
+            rank = (score, 1, -number)
+            if best is None or rank > best[0]:
+                best = (rank, _Header(number, number + 1, columns, True))
+    if best is not None:
+        return best[1]
+    for (number, _), columns in zip(head, singles, strict=True):
+        if columns:
+            return _Header(number, number, columns, False)
+    return _Header(1, 1, [], False)
+
+
+def _describe(header: _Header) -> tuple[list[str], list[str]]:
+    """(file warnings, problems) of a header."""
+    columns = header.columns
+    warnings = [
+        f"未识别的列“{c.header}”（第{c.letter}列）已忽略" for c in columns if c.how == "unknown" and c.header
+    ]
+    rows = _rows_label(header.first, header.last)
+    if not header.found:
+        where = f"{rows}不是表头：" if columns else "文件中没有表头行："
+        return warnings, [
+            f"{where}前{HEADER_SCAN_ROWS}行中没有找到台账的列名，"
+            f"缺少必填列：{COLUMNS.name}、{COLUMNS.id_number}、{DOOR}（或详细地址）"
+        ]
+    problems = []
+    keys = {c.key for c in columns if c.key}
+    missing = [label for label, need in _required(keys) if need]
     if missing:
-        parts.append(f"缺少必填列：{'、'.join(missing)}")
+        problems.append(f"{rows}表头缺少必填列：{'、'.join(missing)}")
+    by_key: dict[str, list[Column]] = {}
+    for column in columns:
+        if column.key:
+            by_key.setdefault(column.key, []).append(column)
+    for key, same in by_key.items():
+        if len(same) > 1:
+            named = "、".join(f"第{c.letter}列“{c.header}”" for c in same)
+            problems.append(
+                f"{named}都对应“{field_label(key)}”，只能保留一列（可将其余的列设为“{IGNORE_LABEL}”）"
+            )
+    return warnings, problems
+
+
+def _required(keys: set[str]) -> list[tuple[str, bool]]:
+    return [
+        (COLUMNS.name, "name" not in keys),
+        (COLUMNS.id_number, "id_number" not in keys),
+        (f"{DOOR}（或详细地址）", not ({"door", "address"} & keys)),
+    ]
+
+
+def _rows_label(first: int, last: int) -> str:
+    return f"第{first}行" if first == last else f"第{first}–{last}行"
+
+
+def _problem_message(ledger: Ledger) -> str:
+    unknown = [c.header for c in ledger.columns if c.how == "unknown" and c.header]
+    text = "；".join(ledger.problems)
     if unknown:
-        parts.append(f"无法识别的列：{'、'.join(unknown)}")
-    if dupes:
-        parts.append(f"重复的列：{'、'.join(dupes)}")
-    raise LedgerFileError(
-        f"第{header_row}行表头不正确，"
-        + "；".join(parts)
-        + f"。可用的列名为：{'、'.join(HEADERS)}（请使用台账模板）"
+        text += f"；未识别的列：{'、'.join(unknown)}"
+    return f"{text}。{_MAPPING_HINT}，或使用台账模板"
+
+
+def _build(
+    kind: str,
+    header: _Header,
+    data: Numbered,
+    close: Any,
+    *,
+    estimated: int,
+    sheet: str = "",
+    sheets: list[SheetInfo] | None = None,
+    warnings: list[str] | None = None,
+    encoding: str | None = None,
+    hidden_rows: frozenset[int] = frozenset(),
+) -> Ledger:
+    column_warnings, problems = _describe(header)
+    return Ledger(
+        kind,
+        header.last,
+        [c.header for c in header.columns],
+        estimated,
+        data,
+        close,
+        columns=header.columns,
+        header_rows=(header.first, header.last),
+        sheet=sheet,
+        sheets=sheets or [],
+        warnings=(warnings or []) + column_warnings,
+        problems=problems,
+        encoding=encoding,
+        hidden_rows=hidden_rows,
     )
 
 
-def _open_xlsx(path: Path) -> Ledger:
+def _split_head(rows: Numbered) -> tuple[list[tuple[int, tuple[Any, ...]]], Numbered]:
+    """The first rows (where the header is looked for) and the iterator going on after them."""
+    head = list(islice(rows, HEADER_SCAN_ROWS))
+    return head, rows
+
+
+def _data_after(head: list[tuple[int, tuple[Any, ...]]], rest: Numbered, header: _Header) -> Numbered:
+    return chain((row for row in head if row[0] > header.last), rest)
+
+
+# --- .xlsx ----------------------------------------------------------------------------------------------------------
+
+_ROW_HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
+_TAG_NAME = re.compile(rb"<(?:[\w.-]+:)?([\w.-]+)")
+_ROW_NUMBER = re.compile(rb'\sr="(\d+)"')
+_MERGE_REF = re.compile(
+    rb'<(?:[\w.-]+:)?mergeCell\s[^>]*?ref="\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)"'
+)
+
+
+@dataclass
+class _SheetScan:
+    merges: list[tuple[int, int, int, int]]  # (first row, first column, last row, last column), 1-based
+    hidden_rows: set[int]
+    row_tags: int  # how many <row> elements (the size when the sheet has no usable <dimension>)
+
+
+def _scan_sheet(archive: zipfile.ZipFile, part: str) -> _SheetScan:
+    """Merged ranges and hidden rows, which openpyxl's read-only mode does not expose: one streaming pass over the
+    sheet's XML bytes (a tag is never split between two chunks)."""
+    scan = _SheetScan([], set(), 0)
+    carry = b""
+    with archive.open(part) as fh:
+        while True:
+            chunk = fh.read(_SCAN_CHUNK)
+            data = carry + chunk if carry else chunk
+            if chunk:
+                cut = data.rfind(b"<")
+                if cut <= 0:
+                    carry = data
+                    continue
+                body, carry = data[:cut], data[cut:]
+            else:
+                body, carry = data, b""
+            _scan_body(body, scan)
+            if not chunk:
+                return scan
+
+
+def _scan_body(body: bytes, scan: _SheetScan) -> None:
+    scan.row_tags += body.count(b"<row ") + body.count(b"<row>")
+    if b'hidden="' in body:
+        for match in _ROW_HIDDEN.finditer(body):
+            start = body.rfind(b"<", 0, match.start())
+            name = _TAG_NAME.match(body, start)
+            if name is None or name.group(1) != b"row":
+                continue
+            number = _ROW_NUMBER.search(body, start, body.find(b">", match.end()))
+            if number is not None:
+                scan.hidden_rows.add(int(number.group(1)))
+    if b"mergeCell" in body:
+        from openpyxl.utils import column_index_from_string
+
+        for match in _MERGE_REF.finditer(body):
+            c1, r1, c2, r2 = (g.decode("ascii") for g in match.groups())
+            scan.merges.append((int(r1), column_index_from_string(c1), int(r2), column_index_from_string(c2)))
+
+
+@dataclass
+class _MergePlan:
+    fills: dict[
+        int, list[tuple[int, int, int]]
+    ]  # row → [(column, anchor row, anchor column)], 0-based columns
+    anchors: dict[int, list[int]]  # row → columns whose value a merged range repeats
+    spans: set[int]  # rows joined to the next row by a merged range
+
+
+def _merge_plan(
+    merges: list[tuple[int, int, int, int]], max_row: int | None, max_col: int | None
+) -> _MergePlan:
+    plan = _MergePlan({}, {}, set())
+    budget = _MERGE_CELL_LIMIT
+    for r1, c1, r2, c2 in merges:
+        r2 = min(r2, max_row) if max_row else r2
+        c2 = min(c2, max_col) if max_col else c2
+        area = (r2 - r1 + 1) * (c2 - c1 + 1)
+        if area <= 1 or area > budget:
+            continue
+        budget -= area
+        plan.anchors.setdefault(r1, []).append(c1 - 1)
+        plan.spans.update(range(r1, min(r2, r1 + HEADER_SCAN_ROWS)))
+        for r in range(r1, r2 + 1):
+            row = plan.fills.setdefault(r, [])
+            row.extend((c - 1, r1, c1 - 1) for c in range(c1, c2 + 1) if (r, c) != (r1, c1))
+    return plan
+
+
+def _fill_merged(rows: Numbered, plan: _MergePlan) -> Numbered:
+    """Every cell of a merged range gets its anchor's value (the anchor row always comes first)."""
+    saved: dict[tuple[int, int], Any] = {}
+    fills, anchors = plan.fills, plan.anchors
+    for number, cells in rows:
+        wanted = anchors.get(number)
+        if wanted:
+            for column in wanted:
+                saved[(number, column)] = cells[column] if column < len(cells) else None
+        todo = fills.get(number)
+        if todo:
+            filled = list(cells)
+            width = max(column for column, _, _ in todo) + 1
+            if width > len(filled):
+                filled.extend([None] * (width - len(filled)))
+            for column, anchor_row, anchor_column in todo:
+                filled[column] = saved.get((anchor_row, anchor_column))
+            cells = tuple(filled)
+        yield number, cells
+
+
+def _sheet_size(ws: Any) -> tuple[int | None, int | None]:
+    """(max row, max column) from the sheet's <dimension>, None when absent or a bare "A1" written by some tools."""
+    max_row, max_col = ws.max_row, ws.max_column
+    if max_row == 1 and max_col == 1:
+        ws.reset_dimensions()
+        return None, None
+    return max_row, max_col
+
+
+def _worksheet_rows(ws: Any, plan: _MergePlan | None) -> Numbered:
+    rows: Numbered = enumerate(ws.iter_rows(values_only=True), start=1)
+    return _fill_merged(rows, plan) if plan and plan.fills else rows
+
+
+def _scan(wb: Any, ws: Any) -> _SheetScan | None:
+    archive, part = getattr(wb, "_archive", None), getattr(ws, "_worksheet_path", None)
+    if archive is None or not part:
+        return None
+    try:
+        return _scan_sheet(archive, part.lstrip("/"))
+    except (KeyError, OSError, zipfile.BadZipFile, EOFError):
+        return None
+
+
+@dataclass
+class _Candidate:
+    ws: Any
+    info: SheetInfo
+    max_row: int | None
+    max_col: int | None
+    scan: _SheetScan | None = None
+    scanned: bool = False
+
+    def scan_once(self, wb: Any) -> _SheetScan | None:
+        if not self.scanned:
+            self.scan, self.scanned = _scan(wb, self.ws), True
+        return self.scan
+
+
+def _look_at_sheet(wb: Any, ws: Any, table: ColumnTable) -> _Candidate:
+    """A first look (no merge information): is there a header, and about how many rows."""
+    max_row, max_col = _sheet_size(ws)
+    head = list(enumerate(ws.iter_rows(values_only=True, max_row=HEADER_SCAN_ROWS), start=1))
+    header = _detect_header(head, table, fill_right=True, spans=set())
+    candidate = _Candidate(
+        ws, SheetInfo(ws.title, 0, ws.sheet_state != "visible", header.found), max_row, max_col
+    )
+    if max_row is None:
+        scan = candidate.scan_once(wb)
+        max_row = scan.row_tags if scan else 0
+    candidate.info.rows = max(max_row - header.last, 0) if header.found else max_row
+    return candidate
+
+
+def _choose(candidates: list[_Candidate], sheet: str | None) -> _Candidate:
+    if sheet is not None:
+        for candidate in candidates:
+            if candidate.info.name == sheet or candidate.info.name.strip() == sheet.strip():
+                return candidate
+        names = "、".join(f"“{c.info.name}”" for c in candidates)
+        raise LedgerFileError(f"工作簿中没有名为“{sheet}”的工作表，现有工作表：{names}")
+    for want_hidden in (False, True):
+        for candidate in candidates:
+            if candidate.info.has_header and candidate.info.hidden == want_hidden:
+                return candidate
+    visible = [c for c in candidates if not c.info.hidden]
+    return (visible or candidates)[0]
+
+
+def _sheet_warnings(candidates: list[_Candidate], used: _Candidate) -> list[str]:
+    return [
+        f"工作簿中还有工作表“{c.info.name}”（约 {c.info.rows} 行）未导入；如需导入请选择该工作表"
+        for c in candidates
+        if c is not used and c.info.has_header and c.info.rows > 0
+    ]
+
+
+def _open_xlsx(path: Path, sheet: str | None, table: ColumnTable) -> Ledger:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -228,15 +804,47 @@ def _open_xlsx(path: Path) -> Ledger:
         fh.close()
 
     try:
-        ws = wb.worksheets[0]
-        numbered = enumerate(ws.iter_rows(values_only=True), start=1)
-        header_row, headers = _find_header(numbered)
-        check_headers(headers, header_row)
+        if not wb.worksheets:
+            raise LedgerFileError(f"工作簿中没有工作表。{_NOT_LEDGER}")
+        candidates = [_look_at_sheet(wb, ws, table) for ws in wb.worksheets]
+        chosen = _choose(candidates, sheet)
+        return _read_sheet(wb, chosen, candidates, table, close)
     except BaseException:
         close()
         raise
-    estimated = max((ws.max_row or 0) - header_row, 0)
-    return Ledger("xlsx", header_row, headers, estimated, numbered, close)
+
+
+def _read_sheet(
+    wb: Any, chosen: _Candidate, candidates: list[_Candidate], table: ColumnTable, close: Any
+) -> Ledger:
+    ws = chosen.ws
+    max_row, max_col = chosen.max_row, chosen.max_col
+    scan = chosen.scan_once(wb)
+    plan = _merge_plan(scan.merges, max_row, max_col) if scan and scan.merges else None
+    rows = _worksheet_rows(ws, plan)
+    head, rest = _split_head(rows)
+    # Without merges in the header rows, a blank upper cell over a leaf belongs to the group on its left (as in CSV)
+    merged_header = plan is not None and any(r <= HEADER_SCAN_ROWS for r in plan.anchors)
+    header = _detect_header(head, table, fill_right=not merged_header, spans=plan.spans if plan else set())
+    if max_row is None:
+        max_row = scan.row_tags if scan else 0
+    chosen.info.used = True
+    chosen.info.has_header = header.found
+    chosen.info.rows = max(max_row - header.last, 0)
+    return _build(
+        "xlsx",
+        header,
+        _data_after(head, rest, header),
+        close,
+        estimated=chosen.info.rows,
+        sheet=ws.title,
+        sheets=[c.info for c in candidates],
+        warnings=_sheet_warnings(candidates, chosen),
+        hidden_rows=frozenset(scan.hidden_rows) if scan else frozenset(),
+    )
+
+
+# --- .csv -----------------------------------------------------------------------------------------------------------
 
 
 def _detect_encoding(path: Path) -> str:
@@ -269,7 +877,7 @@ def _count_lines(path: Path) -> int:
     return count
 
 
-def _csv_rows(fh: IO[str]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def _csv_rows(fh: IO[str]) -> Numbered:
     """Records numbered like spreadsheet rows: one record is one row even when a quoted cell holds a newline."""
     reader = csv.reader(fh, dialect=_sniff(fh))
     number = 0
@@ -290,21 +898,58 @@ def _sniff(fh: IO[str]) -> type[csv.Dialect]:
     return csv.excel_tab if tabs > commas else csv.excel
 
 
-def _open_csv(path: Path, size: int) -> Ledger:
+def _open_csv(path: Path, table: ColumnTable) -> Ledger:
     encoding = _detect_encoding(path)
     fh = path.open(encoding=encoding, newline="")
     try:
-        numbered = _csv_rows(fh)
-        header_row, headers = _find_header(numbered)
-        check_headers(headers, header_row)
+        head, rest = _split_head(_csv_rows(fh))
+        header = _detect_header(head, table, fill_right=True, spans=set())
     except csv.Error as exc:
         fh.close()
         raise LedgerFileError(f"CSV 文件格式错误：{exc}") from exc
     except BaseException:
         fh.close()
         raise
-    estimated = max(_count_lines(path) - header_row, 0)
-    return Ledger("csv", header_row, headers, estimated, numbered, fh.close)
+    estimated = max(_count_lines(path) - header.last, 0)
+    info = SheetInfo("CSV", estimated, False, header.found, True)
+    return _build(
+        "csv",
+        header,
+        _data_after(head, rest, header),
+        fh.close,
+        estimated=estimated,
+        sheet=info.name,
+        sheets=[info],
+        encoding=encoding,
+    )
+
+
+# --- samples for the mapping step -------------------------------------------------------------------------------------
+
+
+def _sample_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _take_samples(ledger: Ledger) -> None:
+    taken = 0
+    for _, cells in ledger._rows:
+        texts = [_sample_text(v) for v in cells]
+        if not any(texts):
+            continue
+        for column in ledger.columns:
+            column.samples.append(texts[column.index] if column.index < len(texts) else "")
+        taken += 1
+        if taken >= SAMPLE_ROWS:
+            return
 
 
 # --- the blank template -------------------------------------------------------------------------------------------

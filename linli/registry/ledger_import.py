@@ -1,67 +1,57 @@
 """Bulk import of the resident ledger (居民台账).
 
-Rows are validated one by one (every problem reported with its row, column and a fix), then applied in batches of
-``settings.LINLI_IMPORT_BATCH`` rows, one transaction per batch, on bulk paths: one query finds a batch's known
-residents by ``id_digest``, places are cached across batches and created in bulk, history rows are bulk-inserted.
-A job (``ImportJob``) checkpoints ``rows_done`` in each batch's transaction, so an interrupted import resumes where
-the last committed batch ended. A dry run runs the same code inside one transaction that is rolled back.
+Rows are read by ``ledger_rows`` (what the file says, canonical, with warnings), placed (grid by code or by name in
+the user's scope, buildings by canonical spelling), then applied in batches of ``settings.LINLI_IMPORT_BATCH`` rows,
+one transaction per batch, on bulk paths: one query finds a batch's known residents by ``id_digest``, places are
+cached across batches and created in bulk (only with ``create_places``), history rows are bulk-inserted. An update
+writes only what the file says (ADR 0029). A job (``ImportJob``) checkpoints ``rows_done`` in each batch's
+transaction, so an interrupted import resumes where the last committed batch ended. A dry run (the preview) runs
+the same code inside one transaction that is rolled back and records every change it would make.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
 import multiprocessing
 import os
 import queue
-import re
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from linli.audit.models import ChangeRecord
 from linli.audit.services import diff
 from linli.core.crypto import cipher
-from linli.core.errors import ConflictError, LinliError
-from linli.core.files import create_private, make_private
+from linli.core.errors import LinliError
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.scope import Scope
-from linli.registry import import_uploads as uploads
 from linli.registry import ledger_bulk as bulk
-from linli.registry.choices import ResidentStatus
-from linli.registry.import_jobs import STALL_AFTER
-from linli.registry.ledger import (
-    BUILDING,
-    DOOR,
-    GRID_CODE,
-    UNIT,
-    LedgerFileError,
-    LedgerRow,
-    check_size,
-    open_ledger,
+from linli.registry.choices import PoliticalStatus, Relation, ResidenceType, ResidentStatus
+from linli.registry.ledger import LedgerFileError, LedgerRow, open_ledger
+from linli.registry.ledger_columns import column_table
+from linli.registry.ledger_grids import GridInfo, GridResolver
+from linli.registry.ledger_groups import KeyGroups
+from linli.registry.ledger_place_cache import PlaceKey, Places, compose_address
+from linli.registry.ledger_report import write_report
+from linli.registry.ledger_result import ImportOptions, ImportResult
+from linli.registry.ledger_rows import (
+    PLACE_LABELS,
+    Reading,
+    RowContext,
+    RowError,
+    read_row,
+    shows_excel_damage,
 )
-from linli.registry.models import (
-    Building,
-    Grid,
-    Household,
-    ImportJob,
-    KeyGroup,
-    Residence,
-    Resident,
-    ResidentKeyGroup,
-    Unit,
-)
+from linli.registry.models import Grid, Household, ImportJob, Residence, Resident, ResidentKeyGroup
 from linli.registry.services import RESIDENT, SNAPSHOT_FIELDS, resident_snapshot
-from linli.registry.validation import COLUMNS, ResidentInput, clean_resident, phone_digest, text
+from linli.registry.validation import COLUMNS, phone_digest, text
 
 Progress = Callable[[int, int], None]  # (rows done, rows expected)
 OUT_OF_SCOPE = "超出您的管辖范围"
@@ -80,191 +70,27 @@ _PLAIN_FIELDS = (
 )
 _PHONE_FIELDS = ("phone_cipher", "phone_digest", "phone_masked")
 _PLACE_FIELDS = ("household_id", "grid_id", "region_code", "status")
-
-
-@dataclass
-class RowError:
-    row: int
-    column: str
-    reason: str
-
-
-@dataclass
-class ImportResult:
-    rows_total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    dry_run: bool = False
-    job_id: int | None = None
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "rows_total": self.rows_total,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-            "skipped": self.skipped,
-        }
+_DEFAULTS: dict[str, Any] = {
+    "ethnicity": "",
+    "occupation": "",
+    "note": "",
+    "political_status": PoliticalStatus.MASSES,
+    "residence_type": ResidenceType.REGISTERED,
+    "relation": Relation.OTHER,
+}
+_NEW_PLACE = {
+    "building": "楼栋“{name}”在“{grid}”中不存在",
+    "unit": "单元“{name}”在“{grid}”中不存在",
+    "household": "住户“{name}”在系统中不存在",
+}
+_LEAVE_REASON: dict[str, str] = {
+    ResidentStatus.MOVED_OUT: "台账导入：已迁出",
+    ResidentStatus.DECEASED: "台账导入：已故",
+}
 
 
 class ImportInterrupted(LinliError):
     """A batch failed in the database: it was rolled back, earlier batches are kept, a rerun resumes."""
-
-
-# --- places ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GridInfo:
-    id: int
-    code: str
-    name: str
-    region_code: int
-
-
-PlaceKey = tuple[int, str, str, str]  # grid id, building name, unit name, door number
-
-
-def compose_address(grid_name: str, building: str, unit: str, door: str) -> str:
-    """The household address, unique per grid: ``东安一区3号楼2单元301室``."""
-    suffix = "室" if door.isdigit() else ""
-    return f"{grid_name}{building}{unit}{door}{suffix}"
-
-
-class Places:
-    """Grids, buildings, units and households seen by one import, cached across batches."""
-
-    def __init__(self) -> None:
-        self.grids: dict[str, GridInfo | None] = {}
-        self.grid_by_id: dict[int, GridInfo] = {}
-        self.buildings: dict[tuple[int, str], int] = {}
-        self.units: dict[tuple[int, str], int] = {}
-        self.households: dict[PlaceKey, int] = {}
-        self.addresses: dict[tuple[int, str], int] = {}
-        self._loaded: set[int] = set()
-        self.all_grids = False  # every grid is in ``grids``: an unknown code is unknown (no query)
-        self.new_households: list[dict[str, Any]] = []  # created by ``ensure``, written with the batch
-
-    def load_all_grids(self) -> None:
-        for g in Grid.objects.values("id", "code", "name", "region_code").iterator(chunk_size=5000):
-            info = GridInfo(g["id"], g["code"], g["name"], g["region_code"])
-            self.grids[info.code] = info
-            self.grid_by_id[info.id] = info
-        self.all_grids = True
-
-    def load_grids(self, codes: Iterable[str]) -> None:
-        missing = {c for c in codes if c and c not in self.grids}
-        if not missing or self.all_grids:
-            for code in missing:
-                self.grids[code] = None
-            return
-        for g in Grid.objects.filter(code__in=missing).values("id", "code", "name", "region_code"):
-            info = GridInfo(g["id"], g["code"], g["name"], g["region_code"])
-            self.grids[info.code] = info
-            self.grid_by_id[info.id] = info
-        for code in missing:
-            self.grids.setdefault(code, None)
-
-    def load_places(self, grid_ids: Iterable[int]) -> None:
-        todo = sorted({g for g in grid_ids if g not in self._loaded})
-        if not todo:
-            return
-        for bid, gid, name in Building.objects.filter(grid_id__in=todo).values_list("id", "grid_id", "name"):
-            self.buildings[(gid, name)] = bid
-        for uid, bid, name in Unit.objects.filter(building__grid_id__in=todo).values_list(
-            "id", "building_id", "name"
-        ):
-            self.units[(bid, name)] = uid
-        rows = Household.objects.filter(grid_id__in=todo).values_list(
-            "id", "grid_id", "building__name", "unit__name", "door_number", "address"
-        )
-        for hid, gid, bname, uname, door, address in rows:
-            self.households.setdefault((gid, bname or "", uname or "", door), hid)
-            self.addresses[(gid, address)] = hid
-        self._loaded.update(todo)
-
-    def building_id(self, grid_id: int, name: str) -> int | None:
-        return self.buildings.get((grid_id, name)) if name else None
-
-    def unit_id(self, grid_id: int, building: str, unit: str) -> int | None:
-        bid = self.building_id(grid_id, building)
-        return self.units.get((bid, unit)) if bid and unit else None
-
-    def ensure(self, keys: Iterable[PlaceKey]) -> None:
-        """Create the buildings, units and households not seen yet (bulk; safe against a concurrent import)."""
-        keys = [k for k in set(keys) if k not in self.households]
-        if not keys:
-            return
-        self._ensure_buildings({(g, b) for g, b, _, _ in keys if b})
-        self._ensure_units({(self.buildings[(g, b)], u) for g, b, u, _ in keys if b and u})
-        self._ensure_households(keys)
-
-    def _ensure_buildings(self, wanted: set[tuple[int, str]]) -> None:
-        new = [k for k in wanted if k not in self.buildings]
-        if not new:
-            return
-        Building.objects.bulk_create([Building(grid_id=g, name=b) for g, b in new], ignore_conflicts=True)
-        q = Q(pk__in=[])
-        for gid in {g for g, _ in new}:
-            q |= Q(grid_id=gid, name__in=[b for g, b in new if g == gid])
-        for bid, gid, name in Building.objects.filter(q).values_list("id", "grid_id", "name"):
-            self.buildings[(gid, name)] = bid
-
-    def _ensure_units(self, wanted: set[tuple[int, str]]) -> None:
-        new = [k for k in wanted if k not in self.units]
-        if not new:
-            return
-        Unit.objects.bulk_create([Unit(building_id=b, name=u) for b, u in new], ignore_conflicts=True)
-        for uid, bid, name in Unit.objects.filter(
-            building_id__in={b for b, _ in new}, name__in={u for _, u in new}
-        ).values_list("id", "building_id", "name"):
-            self.units[(bid, name)] = uid
-
-    def _ensure_households(self, keys: list[PlaceKey]) -> None:
-        to_create: dict[tuple[int, str], dict[str, Any]] = {}
-        pending: dict[PlaceKey, tuple[int, str]] = {}
-        now = timezone.now()
-        for key in keys:
-            gid, bname, uname, door = key
-            grid = self.grid_by_id[gid]
-            address = compose_address(grid.name, bname, uname, door)
-            known = self.addresses.get((gid, address))
-            if known:
-                self.households[key] = known
-                continue
-            pending[key] = (gid, address)
-            if (gid, address) not in to_create:
-                to_create[(gid, address)] = {
-                    "grid_id": gid,
-                    "region_code": grid.region_code,
-                    "building_id": self.building_id(gid, bname),
-                    "unit_id": self.unit_id(gid, bname, uname),
-                    "door_number": door,
-                    "address": address,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-        if not to_create:
-            return
-        # Ids come from the sequence now; the rows are written with the batch's residents (``_BatchWrite``), in the
-        # same transaction. Should a concurrent import create one of these addresses first, that batch fails on
-        # the unique address and a re-run resumes (and then finds the household).
-        rows = list(to_create.values())
-        for pk, row in zip(bulk.allocate_ids(Household, len(rows)), rows, strict=True):
-            row["id"] = pk
-            self.addresses[(row["grid_id"], row["address"])] = pk
-        self.new_households.extend(rows)
-        for key, addr_key in pending.items():
-            self.households[key] = self.addresses[addr_key]
-
-    def take_new_households(self) -> list[dict[str, Any]]:
-        rows, self.new_households = self.new_households, []
-        return rows
 
 
 def _allows(
@@ -282,64 +108,28 @@ def _allows(
     )
 
 
+def same_name(a: str, b: str) -> bool:
+    """Names equal but for spaces (an earlier import stored ``李 刚``; the ledger says ``李刚``)."""
+    return "".join(a.split()) == "".join(b.split())
+
+
 # --- one row --------------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Valid:
     row: int
-    place: PlaceKey
-    data: ResidentInput
+    place: PlaceKey | None  # None for a row that only marks someone as moved out / deceased
+    reading: Reading
     digest: str
-    group_ids: list[int] | None  # None: the file has no 重点人群 column, leave tags as they are
+    group_ids: list[int] | None  # the 重点人群 cell's groups (replacing the others); None: leave them
+    tick_ids: dict[int, bool]  # tick columns: group id → add (True) / remove (False)
     phone_digest: str
     id_cipher: str = ""  # encrypted where validated (the validator process), so the applying side does not
     phone_cipher: str = ""
-
-
-@dataclass
-class KeyGroups:
-    by_label: dict[str, int]  # name or code → id (active, not age-derived)
-    derived: set[str]  # labels of age-derived groups: accepted, not stored
-    names: dict[int, str]  # every group's id → name, for history
-
-    @classmethod
-    def load(cls) -> KeyGroups:
-        by_label: dict[str, int] = {}
-        derived: set[str] = set()
-        names: dict[int, str] = {}
-        for g in KeyGroup.objects.all():
-            names[g.pk] = g.name
-            if not g.active:
-                continue
-            if g.min_age:
-                derived.update({g.name, g.code})
-            else:
-                by_label[g.name] = by_label[g.code] = g.pk
-        return cls(by_label, derived, names)
-
-    def resolve(self, labels: list[str]) -> tuple[list[int], list[str]]:
-        ids: list[int] = []
-        unknown: list[str] = []
-        for label in labels:
-            if label in self.by_label:
-                if self.by_label[label] not in ids:
-                    ids.append(self.by_label[label])
-            elif label not in self.derived:
-                unknown.append(label)
-        return ids, unknown
-
-
-_MASKED_ID = re.compile(r"\*")
-
-
-def _id_number_problem(row: LedgerRow) -> str | None:
-    raw = row.raw_id
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and abs(raw) >= 10**15:
-        return "Excel 把证件号码存成了数字，末尾几位已被改为0：请把此列设为“文本”格式后重新填写号码"
-    if isinstance(raw, str) and _MASKED_ID.search(raw):
-        return "证件号码是脱敏后的值（含*），无法据此登记：请填写完整号码，或使用“显示完整信息”方式导出的台账"
-    return None
+    errors: list[RowError] = field(
+        default_factory=list
+    )  # refused: only checked against the database, not written
 
 
 # --- the import -----------------------------------------------------------------------------------------------------
@@ -349,18 +139,47 @@ class _Run:
     """State of one import: caches shared by all batches and the running result."""
 
     def __init__(
-        self, *, scope: Scope, actor: Any, source: str, result: ImportResult, has_groups: bool
+        self,
+        *,
+        scope: Scope,
+        actor: Any,
+        source: str,
+        result: ImportResult,
+        keys: set[str],
+        letters: dict[str, str],
+        options: ImportOptions,
+        labels: dict[str, str] | None = None,
+        default_grid: GridInfo | None = None,
     ) -> None:
         self.scope = scope
         self.actor_id = actor.pk if getattr(actor, "pk", None) else None
         self.source = source[:32]
         self.result = result
+        self.options = options
         self.places = Places()
         self.groups = KeyGroups.load()
-        self.has_groups = has_groups
+        self.has_groups = "key_groups" in keys or any(k.startswith("group:") for k in keys)
         self.seen: dict[str, int] = {}  # id digest → first row
+        self.heads: dict[PlaceKey, int] = {}  # household → the row of its 户主
         self.today = timezone.localdate()
         self.cipher = cipher()
+        self.ctx = RowContext(
+            keys=keys,
+            letters=letters,
+            labels=labels or {},
+            today=self.today,
+            replace_empty=options.replace_empty,
+            default_area_code=str(getattr(settings, "LINLI_DEFAULT_AREA_CODE", "") or ""),
+        )
+        result.notes = self.ctx.notes
+        if default_grid is not None:
+            self.places.add_grid(default_grid)
+        self.resolver = GridResolver(scope, default_grid=default_grid)
+        self.collect = result.dry_run  # the preview lists every change
+        self.table: Any = (
+            None  # the column table and sheet the file was opened with (the validator reopens it)
+        )
+        self.sheet: str | None = None
 
     def reject(self, errors: list[RowError]) -> None:
         self.result.rejected += 1
@@ -369,103 +188,147 @@ class _Run:
     # validation ----------------------------------------------------------------------------------------------------
 
     def validate(self, rows: list[LedgerRow]) -> list[Valid]:
-        self.places.load_grids(text(r.values.get("grid_code")) for r in rows if not r.empty)
+        if "grid_code" in self.ctx.keys:
+            self.places.load_grids(text(r.values.get("grid_code")) for r in rows if not r.empty)
+        if not self.ctx.excel_damage:
+            self.ctx.excel_damage = shows_excel_damage(rows)
         valid: list[Valid] = []
         for row in rows:
             if row.empty:
                 self.result.skipped += 1
                 continue
             errors, item = self._validate_row(row)
-            if errors:
-                self.reject(errors)
-            elif item is not None:
+            if item is not None:
                 valid.append(item)
+            elif errors:
+                self.reject(errors)
         return valid
 
     def _validate_row(self, row: LedgerRow) -> tuple[list[RowError], Valid | None]:
-        v = row.values
-        errors: list[RowError] = []
-        grid_code = text(v.get("grid_code"))
-        building, unit, door = text(v.get("building")), text(v.get("unit")), text(v.get("door"))
-        grid = self._check_place(row.row, grid_code, building, unit, door, errors)
-        id_problem = _id_number_problem(row)
-        if id_problem:
-            errors.append(RowError(row.row, COLUMNS.id_number, id_problem))
-            v = {**v, "id_number": "0"}  # still validate the other columns, without a second message
-        phone = v.get("phone")
-        if isinstance(phone, str) and "*" in phone:
-            errors.append(
-                RowError(row.row, COLUMNS.phone, "联系电话是脱敏后的值（含*）：请填写完整号码，或留空")
-            )
-            v = {**v, "phone": None}
-        data, field_errors = clean_resident(v, today=self.today)
-        for err in field_errors:
-            if not (id_problem and err.column == COLUMNS.id_number):
-                errors.append(RowError(row.row, err.column, err.reason))
-        group_ids: list[int] | None = None
-        if data is not None and data.key_groups is not None:
-            group_ids, unknown = self.groups.resolve(data.key_groups)
-            if unknown:
-                errors.append(RowError(row.row, COLUMNS.key_groups, _unknown_groups(unknown)))
-        digest = ""
-        if data is not None and not id_problem:
-            digest = self.cipher.digest(data.id_number, "id")
-            first = self.seen.setdefault(digest, row.row)
-            if first != row.row:
-                errors.append(
-                    RowError(
-                        row.row,
-                        COLUMNS.id_number,
-                        f"与第{first}行的证件号码重复：同一人只保留第{first}行，请删除或更正本行",
-                    )
-                )
-        if errors or data is None or grid is None:
+        reading, errors, warnings = read_row(row, self.ctx)
+        self.result.warnings.extend(warnings)
+        active = reading is None or reading.status == ResidentStatus.ACTIVE
+        if not active:  # only the identity matters for someone who has left
+            errors = [e for e in errors if not e.code.startswith("place.")]
+        if reading is None:
             return errors, None
-        place = (grid.id, building, unit, door)
-        pdigest = phone_digest(data.phone) if data.phone else ""
+        place: PlaceKey | None = None
+        if active:
+            grid = self._grid(reading, errors)
+            if grid is not None:
+                p = reading.place
+                place = (grid.id, p.building, p.unit, p.door, p.household_no)
+        digest = self.cipher.digest(reading.id_number, "id")
+        first = self.seen.setdefault(digest, row.row)
+        if first != row.row:
+            errors.append(
+                self._error(
+                    reading,
+                    "id_number",
+                    COLUMNS.id_number,
+                    f"与第{first}行的证件号码重复：同一人只保留第{first}行，请删除或更正本行",
+                    "id.duplicate",
+                )
+            )
+        group_ids = self._group_ids(reading)
+        if errors:  # the database checks still run (``apply``), so the report lists all of the row's problems
+            if place is None and active:
+                return errors, None
+            return errors, Valid(row.row, place, reading, digest, None, {}, "", errors=errors)
+        if active and place is None:
+            return errors, None
+        if place is not None and reading.fields.get("relation") == Relation.HEAD:
+            self._check_head(reading, place)
+        phone = reading.fields.get("phone") or ""
         return [], Valid(
             row.row,
             place,
-            data,
+            reading,
             digest,
             group_ids,
-            pdigest,
-            id_cipher=self.cipher.encrypt(data.id_number),
-            phone_cipher=self.cipher.encrypt(data.phone) if data.phone else "",
+            self.groups.tick_ids(reading.group_ticks),
+            phone_digest(phone) if phone else "",
+            id_cipher=self.cipher.encrypt(reading.id_number),
+            phone_cipher=self.cipher.encrypt(phone) if phone else "",
         )
 
-    def _check_place(
-        self, row: int, code: str, building: str, unit: str, door: str, errors: list[RowError]
-    ) -> GridInfo | None:
-        if not door:
-            errors.append(RowError(row, DOOR, "不能为空：请填写门牌号，如 301"))
-        elif len(door) > 32:
-            errors.append(RowError(row, DOOR, f"长度 {len(door)} 超过上限 32 个字"))
-        for column, value in ((BUILDING, building), (UNIT, unit)):
-            if len(value) > 32:
-                errors.append(RowError(row, column, f"长度 {len(value)} 超过上限 32 个字"))
-        if unit and not building:
-            errors.append(RowError(row, BUILDING, "填写了单元但未填写楼栋：请补充楼栋，如 3号楼"))
-        if not code:
-            errors.append(RowError(row, GRID_CODE, "不能为空：请填写系统中的网格编码"))
+    def _error(self, reading: Reading, key: str, column: str, reason: str, code: str) -> RowError:
+        column = self.ctx.label(key, column)
+        return RowError(reading.row, column, reason, self.ctx.letters.get(key, ""), reading.name, "", code)
+
+    def _warn(self, reading: Reading, key: str, column: str, reason: str, code: str) -> None:
+        self.result.warnings.append(self._error(reading, key, column, reason, code))
+
+    def _group_ids(self, reading: Reading) -> list[int] | None:
+        if reading.group_list is None:
             return None
-        grid = self.places.grids.get(code)
-        if grid is None:
-            errors.append(
-                RowError(
-                    row, GRID_CODE, f"网格编码“{code}”在系统中不存在：请核对编码，或先在系统中建立该网格"
-                )
+        ids, unknown, translated = self.groups.resolve(reading.group_list)
+        for label, name in translated:
+            self.ctx.note(self.ctx.label("key_groups", COLUMNS.key_groups), label, name, reading.row)
+        if unknown:
+            self._warn(
+                reading,
+                "key_groups",
+                COLUMNS.key_groups,
+                f"未知的重点人群：{'、'.join(unknown)}，未导入这些标签。请填写系统中已有的名称（见模板“填写说明”），"
+                "或先在“重点人群”设置中新增",
+                "key_groups.unknown",
             )
-            return None
+        if not ids and reading.group_list != [] and not self.options.replace_empty:
+            return None  # only unknown labels: the stored tags stay
+        return ids
+
+    def _check_head(self, reading: Reading, place: PlaceKey) -> None:
+        first = self.heads.setdefault(place, reading.row)
+        if first != reading.row:
+            number = f"（户号{place[4]}）" if place[4] else ""
+            self._warn(
+                reading,
+                "relation",
+                COLUMNS.relation,
+                f"同一户{number}已有户主（第{first}行）：一户只能有一位户主，请核对是否两户被写成了一户",
+                "relation.two_heads",
+            )
+
+    def _grid(self, reading: Reading, errors: list[RowError]) -> GridInfo | None:
+        p = reading.place
+        if p.grid_code:
+            grid = self.places.grids.get(p.grid_code)
+            if grid is None:
+                errors.append(
+                    self._error(
+                        reading,
+                        "grid_code",
+                        PLACE_LABELS["grid_code"],
+                        f"网格编码“{p.grid_code}”在系统中不存在：请核对编码，或先在系统中建立该网格",
+                        "place.unknown_grid_code",
+                    )
+                )
+                return None
+        else:
+            grid, reason = self.resolver.resolve(p)
+            if grid is None:
+                key = "compound" if p.compound else "grid_name"
+                errors.append(self._error(reading, key, PLACE_LABELS[key], reason, "place.unknown_grid"))
+                return None
+            self.places.add_grid(grid)
         bid = uid = None
         if (
             self.scope.building_ids or self.scope.unit_ids
         ):  # only then does the scope test look below the grid
             self.places.load_places([grid.id])
-            bid = self.places.building_id(grid.id, building)
-            uid = self.places.unit_id(grid.id, building, unit)
+            bid = self.places.building_id(grid.id, p.building)
+            uid = self.places.unit_id(grid.id, p.building, p.unit)
         if not _allows(self.scope, grid.region_code, grid.id, bid, uid):
-            errors.append(RowError(row, GRID_CODE, f"网格“{code}”{OUT_OF_SCOPE}，不能导入该网格的居民"))
+            errors.append(
+                self._error(
+                    reading,
+                    "grid_code",
+                    PLACE_LABELS["grid_code"],
+                    f"网格“{grid.name}”（{grid.code}）{OUT_OF_SCOPE}，不能导入该网格的居民",
+                    "place.out_of_scope",
+                )
+            )
             return None
         return grid
 
@@ -477,24 +340,88 @@ class _Run:
         if not valid:
             return None
         existing = self._existing([item.digest for item in valid])
+        self.places.load_places(item.place[0] for item in valid if item.place is not None)
         keep: list[Valid] = []
         for item in valid:
-            problem = self._existing_problem(existing.get(item.digest))
+            resident = existing.get(item.digest)
+            if item.errors:
+                self._refuse(item, resident)
+                continue
+            if item.place is None:  # moved out / deceased
+                if resident is None or resident.status != ResidentStatus.ACTIVE:
+                    self.result.skipped += 1
+                elif not self._in_scope(resident):
+                    self.reject(
+                        [
+                            self._error(
+                                item.reading, "id_number", COLUMNS.id_number, _elsewhere(), "id.elsewhere"
+                            )
+                        ]
+                    )
+                else:
+                    keep.append(item)
+                continue
+            problem = self._existing_problem(resident, item)
             if problem:
-                self.reject([RowError(item.row, COLUMNS.id_number, problem)])
+                self.reject([problem])
             else:
                 keep.append(item)
-        self.places.load_places(item.place[0] for item in keep)
-        self.places.ensure(item.place for item in keep)
+        keep = self._places_for(keep)
         current_groups = self._current_groups([r.pk for r in existing.values()]) if self.has_groups else {}
         writes = _Writes(self, current_groups)
         for item in keep:
             resident = existing.get(item.digest)
-            if resident is None:
+            if item.place is None:
+                assert resident is not None
+                writes.leave(item, resident)
+            elif resident is None:
                 writes.create(item)
             else:
                 writes.update(item, resident)
         return writes.prepare()
+
+    def _refuse(self, item: Valid, resident: Resident | None) -> None:
+        """A row already refused, checked against the database too so its report line is complete."""
+        problems = list(item.errors)
+        if item.place is not None:
+            problem = self._existing_problem(resident, item)
+            if problem is not None:
+                problems.append(problem)
+            place_ok = not any(e.code.startswith("place.") for e in item.errors)
+            missing = self.places.missing(item.place) if place_ok else []
+            if missing and not self.options.create_places:
+                problems.append(self._new_place_error(item, *missing[0]))
+        self.reject(problems)
+
+    def _new_place_error(self, item: Valid, kind: str, name: str) -> RowError:
+        assert item.place is not None
+        grid = self.places.grid_by_id[item.place[0]].name
+        reason = (
+            _NEW_PLACE[kind].format(name=name, grid=grid)
+            + "：请核对拼写；确需新建，请在导入时勾选“新建楼栋/单元/住户”（命令行加 --create-places）"
+        )
+        key = {"building": "building", "unit": "unit"}.get(kind, "door")
+        return self._error(item.reading, key, PLACE_LABELS[key], reason, f"place.new_{kind}")
+
+    def _places_for(self, items: list[Valid]) -> list[Valid]:
+        """Known places for every row; a row needing a new building, unit or household is listed for the preview
+        and, without ``create_places``, refused."""
+        keep: list[Valid] = []
+        for item in items:
+            if item.place is None:
+                keep.append(item)
+                continue
+            missing = self.places.missing(item.place)
+            grid = self.places.grid_by_id[item.place[0]].name
+            for kind, name in missing:
+                self.result.new_place(kind, grid, name, item.row)
+            if missing and not self.options.create_places:
+                self.reject([self._new_place_error(item, *missing[0])])
+                continue
+            keep.append(item)
+        if self.options.create_places:
+            self.places.ensure(item.place for item in keep if item.place is not None)
+        return keep
 
     def _existing(self, digests: list[str]) -> dict[str, Resident]:
         fields = ("id", "id_digest", *_PLAIN_FIELDS, *_PHONE_FIELDS, *_PLACE_FIELDS, "id_masked", "version")
@@ -505,20 +432,42 @@ class _Run:
             qs = qs.annotate(_building_id=F("household__building_id"), _unit_id=F("household__unit_id"))
         return {r.id_digest: r for r in qs}
 
-    def _existing_problem(self, resident: Resident | None) -> str | None:
-        if resident is None:
-            return None
-        if resident.status == ResidentStatus.DECEASED:
-            return "该证件号码的居民已登记为“已故”：如登记有误，请在居民页面更正后再导入"
-        in_scope = _allows(
+    def _in_scope(self, resident: Resident) -> bool:
+        return _allows(
             self.scope,
             resident.region_code,
             resident.grid_id,
             getattr(resident, "_building_id", None),
             getattr(resident, "_unit_id", None),
         )
-        if resident.status == ResidentStatus.ACTIVE and resident.household_id and not in_scope:
-            return f"该证件号码的居民现登记在{OUT_OF_SCOPE}以外的住户：请联系其所在社区先办理迁出"
+
+    def _existing_problem(self, resident: Resident | None, item: Valid) -> RowError | None:
+        if resident is None:
+            return None
+        reading = item.reading
+        if resident.status == ResidentStatus.DECEASED:
+            return self._error(
+                reading,
+                "id_number",
+                COLUMNS.id_number,
+                "该证件号码的居民已登记为“已故”：如登记有误，请在居民页面更正后再导入",
+                "id.deceased",
+            )
+        if (
+            resident.status == ResidentStatus.ACTIVE
+            and resident.household_id
+            and not self._in_scope(resident)
+        ):
+            return self._error(reading, "id_number", COLUMNS.id_number, _elsewhere(), "id.elsewhere")
+        if not same_name(resident.name, reading.name) and not self.options.allow_renames:
+            return self._error(
+                reading,
+                "name",
+                COLUMNS.name,
+                f"证件号码 {resident.id_masked} 已登记为“{resident.name}”，本行姓名为“{reading.name}”：请核对证件号码；"
+                "确为更名，请在导入时勾选“按文件更名”（命令行加 --allow-renames）",
+                "id.name_conflict",
+            )
         return None
 
     def _current_groups(self, resident_ids: list[int]) -> dict[int, set[int]]:
@@ -536,6 +485,10 @@ class _Run:
         return [self.groups.names[i] for i in ids]
 
 
+def _elsewhere() -> str:
+    return f"该证件号码的居民现登记在{OUT_OF_SCOPE}以外的住户：请联系其所在社区先办理迁出"
+
+
 class _Writes:
     """The rows one batch writes, collected first and then written with one bulk statement per table."""
 
@@ -547,16 +500,24 @@ class _Writes:
         self.changed: list[Resident] = []
         self.changed_fields: set[str] = set()
         self.moved: list[tuple[Resident, Valid]] = []
+        self.left: list[tuple[Resident, Valid]] = []
         self.regrouped: dict[int, list[int]] = {}
         self.history: list[dict[str, Any]] = []
         self.read_versions: dict[int, int] = {}  # resident id → version read: the write is conditional on it
         self.rows: dict[int, int] = {}  # resident id → ledger row, for a conflict's report line
 
     def create(self, item: Valid) -> None:
-        data = item.data
+        reading = item.reading
+        assert item.place is not None
         grid = self.run.places.grid_by_id[item.place[0]]
+        phone = reading.fields.get("phone") or ""
         row = {
-            **data.plain(),
+            **_DEFAULTS,
+            **{k: v for k, v in reading.fields.items() if k in _DEFAULTS},
+            "name": reading.name,
+            "id_kind": reading.id_kind,
+            "birth_date": reading.birth_date,
+            "sex": reading.sex,
             "created_at": self.now,
             "updated_at": self.now,
             "household_id": self.run.places.households[item.place],
@@ -564,58 +525,114 @@ class _Writes:
             "region_code": grid.region_code,
             "id_cipher": item.id_cipher,
             "id_digest": item.digest,
-            "id_masked": mask_id_number(data.id_number),
-            "id_last4": data.id_number[-4:],
+            "id_masked": mask_id_number(reading.id_number),
+            "id_last4": reading.id_number[-4:],
             "phone_cipher": item.phone_cipher,
             "phone_digest": item.phone_digest,
-            "phone_masked": mask_phone(data.phone),
+            "phone_masked": mask_phone(phone),
             "status": ResidentStatus.ACTIVE,
             "version": 1,
         }
         self.new.append((row, item))
 
+    def _plain(self, reading: Reading) -> dict[str, Any]:
+        """The plain fields this row sets: identity-derived ones always, the others only when the file says so."""
+        values: dict[str, Any] = {"name": reading.name, "id_kind": reading.id_kind}
+        if reading.birth_date is not None:
+            values["birth_date"] = reading.birth_date
+        if reading.sex:
+            values["sex"] = reading.sex
+        for key in _DEFAULTS:
+            if key in reading.fields:
+                values[key] = reading.fields[key]
+            elif key in reading.cleared:
+                values[key] = _DEFAULTS[key]
+        return values
+
     def update(self, item: Valid, resident: Resident) -> None:
         run = self.run
+        reading = item.reading
         groups_before = sorted(self.current_groups.get(resident.pk, set()))
         before = resident_snapshot(resident, run.group_names(groups_before) if run.has_groups else None)
         changed: set[str] = set()
-        for name, value in item.data.plain().items():
+        for name, value in self._plain(reading).items():
             if getattr(resident, name) != value:
                 setattr(resident, name, value)
                 changed.add(name)
-        if resident.phone_digest != item.phone_digest:
-            phone = item.data.phone
+        says_phone = "phone" in reading.fields or "phone" in reading.cleared
+        if says_phone and resident.phone_digest != item.phone_digest:
             resident.phone_cipher = item.phone_cipher
             resident.phone_digest = item.phone_digest
-            resident.phone_masked = mask_phone(phone)
+            resident.phone_masked = mask_phone(reading.fields.get("phone") or "")
             changed.update(_PHONE_FIELDS)
+        assert item.place is not None
         household_id = run.places.households[item.place]
-        if resident.household_id != household_id or resident.status != ResidentStatus.ACTIVE:
+        moved = resident.household_id != household_id or resident.status != ResidentStatus.ACTIVE
+        if moved:
             grid = run.places.grid_by_id[item.place[0]]
             resident.household_id, resident.grid_id = household_id, grid.id
             resident.region_code, resident.status = grid.region_code, ResidentStatus.ACTIVE
             changed.update(_PLACE_FIELDS)
             self.moved.append((resident, item))
-        groups_after = groups_before
-        regrouped = item.group_ids is not None and set(item.group_ids) != set(groups_before)
+        groups_after = self._groups_after(item, set(groups_before))
+        regrouped = groups_after != groups_before
         if regrouped:
-            groups_after = sorted(item.group_ids or [])
             self.regrouped[resident.pk] = groups_after
         if not changed and not regrouped:
             run.result.unchanged += 1
             return
-        run.result.updated += 1
+        self._changed(resident, item, changed)
+        after = resident_snapshot(resident, run.group_names(groups_after) if run.has_groups else None)
+        b, a = diff(before, after)
+        self.history.append(self._record(resident.pk, "update", b, a))
+        if run.collect:
+            action = (
+                "rename"
+                if "name" in changed and before.get("name") != after.get("name")
+                else "move"
+                if moved
+                else "tags_removed"
+                if set(groups_before) - set(groups_after)
+                else "update"
+            )
+            if moved:
+                b["address"] = "" if before.get("status") != ResidentStatus.ACTIVE else "（原住址）"
+                a["address"] = run.places.address_of(item.place)
+            run.result.change(item.row, reading.name, action, b, a)
+
+    def _groups_after(self, item: Valid, current: set[int]) -> list[int]:
+        groups = set(item.group_ids) if item.group_ids is not None else set(current)
+        for gid, ticked in item.tick_ids.items():
+            if ticked:
+                groups.add(gid)
+            else:
+                groups.discard(gid)
+        return sorted(groups)
+
+    def _changed(self, resident: Resident, item: Valid, changed: set[str]) -> None:
+        self.run.result.updated += 1
         self.read_versions[resident.pk], self.rows[resident.pk] = resident.version, item.row
         if changed:
             resident.version += 1
             resident.updated_at = self.now
             self.changed_fields |= changed | {"version", "updated_at"}
             self.changed.append(resident)
-        after = resident_snapshot(resident, run.group_names(groups_after) if run.has_groups else None)
-        b, a = diff(before, after)
-        self.history.append(self._record(resident.pk, "update", b, a))
 
-    def _record(self, entity_id: int, action: str, before: dict, after: dict) -> dict[str, Any]:
+    def leave(self, item: Valid, resident: Resident) -> None:
+        """A hidden row or a 已故/迁出 mark for someone still registered as living here: moved out / deceased."""
+        status = item.reading.status
+        before = {"status": resident.status, "household_id": resident.household_id}
+        resident.status, resident.household_id = status, None
+        self._changed(resident, item, {"status", "household_id"})
+        self.left.append((resident, item))
+        after = {"status": status, "household_id": None}
+        self.history.append(self._record(resident.pk, "move_out", before, after, note=_LEAVE_REASON[status]))
+        if self.run.collect:
+            self.run.result.change(item.row, item.reading.name, str(status), before, after)
+
+    def _record(
+        self, entity_id: int, action: str, before: dict, after: dict, note: str = ""
+    ) -> dict[str, Any]:
         return {
             "at": self.now,
             "actor_id": self.run.actor_id,
@@ -625,14 +642,21 @@ class _Writes:
             "action": action,
             "before": before,
             "after": after,
-            "note": "",
+            "note": note,
         }
 
-    def _residence(self, resident_id: int, household_id: int | None, item: Valid) -> dict[str, Any]:
+    def _residence(
+        self, resident_id: int, household_id: int | None, item: Valid, since: dt.date | None = None
+    ) -> dict[str, Any]:
+        """The new residence: from the file's 迁入日期 unless that is not later than the residence it replaces
+        (a moved person's row still carrying the old date), then from today."""
+        moved_in = item.reading.fields.get("moved_in_on")
+        if moved_in is None or (since is not None and moved_in <= since):
+            moved_in = self.run.today
         return {
             "resident_id": resident_id,
             "household_id": household_id,
-            "moved_in_on": item.data.moved_in_on or self.run.today,
+            "moved_in_on": moved_in,
             "moved_out_on": None,
             "reason": "台账导入",
         }
@@ -646,19 +670,40 @@ class _Writes:
             ids = bulk.allocate_ids(Resident, len(self.new))
             for pk, (row, item) in zip(ids, self.new, strict=True):
                 row["id"] = pk
-                links.extend({"resident_id": pk, "key_group_id": g} for g in item.group_ids or [])
+                gids = self._groups_after(item, set())
+                links.extend({"resident_id": pk, "key_group_id": g} for g in gids)
                 residences.append(self._residence(pk, row["household_id"], item))
-                groups = run.group_names(item.group_ids or []) if run.has_groups else None
-                self.history.append(self._record(pk, "create", {}, _row_snapshot(row, groups)))
+                groups = run.group_names(gids) if run.has_groups else None
+                snapshot = _row_snapshot(row, groups)
+                self.history.append(self._record(pk, "create", {}, snapshot))
+                if run.collect:
+                    assert item.place is not None
+                    run.result.change(
+                        item.row,
+                        row["name"],
+                        "create",
+                        {},
+                        {**snapshot, "address": run.places.address_of(item.place)},
+                    )
             run.result.created += len(self.new)
-        residences.extend(self._residence(r.pk, r.household_id, item) for r, item in self.moved)
+        if self.moved:
+            since = dict(
+                Residence.objects.filter(
+                    resident_id__in=[r.pk for r, _ in self.moved], moved_out_on__isnull=True
+                ).values_list("resident_id", "moved_in_on")
+            )
+            residences.extend(
+                self._residence(r.pk, r.household_id, item, since.get(r.pk)) for r, item in self.moved
+            )
         for rid, gids in self.regrouped.items():
             links.extend({"resident_id": rid, "key_group_id": g} for g in gids)
         return _BatchWrite(
             today=run.today,
             households=run.places.take_new_households(),
+            numbered=run.places.take_numbered(),
             new=[row for row, _ in self.new],
             moved_ids=[r.pk for r, _ in self.moved],
+            left={r.pk: _LEAVE_REASON[item.reading.status] for r, item in self.left},
             changed=self.changed,
             changed_fields=sorted(self.changed_fields),
             regrouped_ids=list(self.regrouped),
@@ -686,8 +731,10 @@ class _BatchWrite:
 
     today: dt.date
     households: list[dict[str, Any]]
+    numbered: dict[int, str]  # household id → the 户号 the file gives an unnumbered household
     new: list[dict[str, Any]]
     moved_ids: list[int]
+    left: dict[int, str]  # resident id → reason: moved out / deceased
     changed: list[Resident]
     changed_fields: list[str]
     regrouped_ids: list[int]
@@ -708,10 +755,17 @@ class _BatchWrite:
         if conflicts:
             self._drop(set(conflicts))
         bulk.insert(Household, self.households)
+        for hid, number in self.numbered.items():
+            Household.objects.filter(pk=hid, household_no="").update(household_no=number)
         bulk.insert(Resident, self.new)
         if self.moved_ids:
             Residence.objects.filter(resident_id__in=self.moved_ids, moved_out_on__isnull=True).update(
                 moved_out_on=self.today, reason="台账导入：住址变更"
+            )
+        for reason in set(self.left.values()):
+            ids = [pk for pk, r in self.left.items() if r == reason]
+            Residence.objects.filter(resident_id__in=ids, moved_out_on__isnull=True).update(
+                moved_out_on=self.today, reason=reason
             )
         if self.changed:
             Resident.objects.bulk_update(self.changed, self.changed_fields, batch_size=500)
@@ -721,7 +775,8 @@ class _BatchWrite:
         bulk.insert(ResidentKeyGroup, self.links)
         bulk.insert(ChangeRecord, self.history)
         return [
-            RowError(row, COLUMNS.id_number, CONFLICT) for row in sorted(self.rows[pk] for pk in conflicts)
+            RowError(row, COLUMNS.id_number, CONFLICT, code="id.concurrent_edit")
+            for row in sorted(self.rows[pk] for pk in conflicts)
         ]
 
     def _conflicts(self) -> list[int]:
@@ -739,6 +794,7 @@ class _BatchWrite:
         """Leave out everything the batch would write for the residents in ``ids`` (all of them existing ones)."""
         self.changed = [r for r in self.changed if r.pk not in ids]
         self.moved_ids = [pk for pk in self.moved_ids if pk not in ids]
+        self.left = {pk: r for pk, r in self.left.items() if pk not in ids}
         self.regrouped_ids = [pk for pk in self.regrouped_ids if pk not in ids]
         self.residences = [r for r in self.residences if r["resident_id"] not in ids]
         self.links = [link for link in self.links if link["resident_id"] not in ids]
@@ -757,10 +813,6 @@ def _count_conflicts(result: ImportResult, conflicts: list[RowError]) -> None:
     result.errors.extend(conflicts)
 
 
-def _unknown_groups(unknown: list[str]) -> str:
-    return f"未知的重点人群：{'、'.join(unknown)}。请填写系统中已有的名称（见模板“填写说明”），或先在“重点人群”设置中新增"
-
-
 def import_file(
     path: str | Path,
     *,
@@ -770,11 +822,14 @@ def import_file(
     progress: Progress | None = None,
     job: ImportJob | None = None,
     source: str = "cli",
+    options: ImportOptions | None = None,
 ) -> ImportResult:
     """Import a ledger file. Raises ``LedgerFileError`` when the file as a whole is unusable (nothing written) and
     ``ImportInterrupted`` when a batch fails in the database (that batch rolled back; with a job, rerun to resume)."""
     if scope.empty:
         raise LinliError("您没有导入居民台账的权限")
+    if options is None:
+        options = ImportOptions.from_dict(job.options) if job is not None else ImportOptions()
     result = ImportResult(dry_run=dry_run, job_id=job.pk if job else None)
     skip = 0
     if job is not None:
@@ -782,14 +837,22 @@ def import_file(
         if not dry_run:
             skip = job.rows_done
             _restore(result, job)
-    with open_ledger(path) as ledger:
+    table = column_table(region=options.community_id, mapping=options.mapping)
+    with open_ledger(path, sheet=options.sheet, table=table) as ledger:
+        _describe_file(result, ledger)
         run = _Run(
             scope=scope,
             actor=actor,
             source=source,
             result=result,
-            has_groups=COLUMNS.key_groups in ledger.headers,
+            keys=set(ledger.keys),
+            letters={key: ledger.letter(key) for key in ledger.keys},
+            labels={c.key: c.header for c in ledger.columns if c.key},
+            options=options,
+            default_grid=_default_grid(options.grid_id, scope),
         )
+        run.table, run.sheet = table, ledger.sheet
+        _check_grid_columns(run, ledger.keys)
         total = ledger.estimated_rows
         if dry_run:
             with transaction.atomic():
@@ -800,6 +863,35 @@ def import_file(
     return result
 
 
+def _describe_file(result: ImportResult, ledger: Any) -> None:
+    result.file_warnings = list(ledger.warnings)
+    result.sheet = ledger.sheet or ""
+    result.sheets = [dict(s) if isinstance(s, dict) else asdict(s) for s in ledger.sheets]
+    result.columns = [
+        {"letter": c.letter, "header": c.header, "key": c.key or "", "how": c.how} for c in ledger.columns
+    ]
+
+
+def _default_grid(grid_id: int | None, scope: Scope) -> GridInfo | None:
+    if grid_id is None:
+        return None
+    g = Grid.objects.filter(pk=grid_id).select_related("community").first()
+    if g is None or not _allows(scope, g.region_code, g.pk, None, None):
+        raise LinliError("所选网格不存在或超出您的管辖范围")
+    return GridInfo(g.pk, g.code, g.name, g.region_code, g.community.name)
+
+
+def _check_grid_columns(run: _Run, keys: Iterable[str]) -> None:
+    """A file that says nowhere which grid its people live in needs a chosen grid or a one-grid scope."""
+    if {"grid_code", "grid_name", "compound", "address"} & set(keys) or run.resolver.default_grid is not None:
+        return
+    if run.resolver.only_grid() is None:
+        raise LedgerFileError(
+            "文件中没有“网格编码”“小区名称”或“所属网格”列，无法确定居民所在的小区：请增加其中一列，"
+            "或在导入时选择网格（命令行加 --grid 网格编码）"
+        )
+
+
 def _restore(result: ImportResult, job: ImportJob) -> None:
     result.rows_total = job.rows_done
     result.created, result.updated = job.created_count, job.updated_count
@@ -808,6 +900,7 @@ def _restore(result: ImportResult, job: ImportJob) -> None:
         job.rows_done - job.created_count - job.updated_count - job.unchanged_count - job.rejected_count, 0
     )
     result.errors = [RowError(**e) for e in job.errors or []]
+    result.warnings = [RowError(**e) for e in job.warnings or []]
 
 
 def _batches(
@@ -827,20 +920,19 @@ def _batches(
         connection.vendor == "postgresql" and not run.result.dry_run and not connection.in_atomic_block
     )
     if not pipelined:
-        for first_row, batch in _chunks(rows, skip, size):
+        for _, batch in _chunks(rows, skip, size):
             _one_batch(batch, run, job, progress, total)
-            del first_row
         return
-    source: Iterator[tuple[int, int, list[Valid]]]
+    source: Iterator[tuple[int, int, int, list[Valid]]]
     validator = _ValidatorProcess.start(path, run, skip, size) if path is not None else None
     source = validator.batches(run) if validator else _validated_here(rows, run, skip, size)
     pipeline = _Pipeline(run, job, progress, total)  # its thread starts after the fork
     try:
-        for first_row, count, valid in source:
+        for first_row, last_row, count, valid in source:
             pipeline.raise_if_failed()
             write = run.apply(valid)
             run.result.rows_total += count
-            pipeline.submit(write, first_row=first_row)
+            pipeline.submit(write, first_row=first_row, last_row=last_row)
     finally:
         pipeline.close()
         if validator is not None:
@@ -863,9 +955,9 @@ def _chunks(rows: Iterable[LedgerRow], skip: int, size: int) -> Iterator[tuple[i
 
 def _validated_here(
     rows: Iterable[LedgerRow], run: _Run, skip: int, size: int
-) -> Iterator[tuple[int, int, list[Valid]]]:
+) -> Iterator[tuple[int, int, int, list[Valid]]]:
     for first_row, batch in _chunks(rows, skip, size):
-        yield first_row, len(batch), run.validate(batch)
+        yield first_row, batch[-1].row, len(batch), run.validate(batch)
 
 
 class _ValidatorProcess:
@@ -892,7 +984,7 @@ class _ValidatorProcess:
         process.start()
         return cls(process, out)
 
-    def batches(self, run: _Run) -> Iterator[tuple[int, int, list[Valid]]]:
+    def batches(self, run: _Run) -> Iterator[tuple[int, int, int, list[Valid]]]:
         while True:
             try:
                 message = self.queue.get(timeout=1)
@@ -904,11 +996,14 @@ class _ValidatorProcess:
                 return
             if message[0] == "error":
                 raise LinliError(f"读取或校验台账时出错：{message[1]}")
-            _, first_row, count, valid, errors, skipped, rejected = message
+            _, first_row, last_row, count, valid, errors, warnings, notes, skipped, rejected = message
             run.result.errors.extend(errors)
+            run.result.warnings.extend(warnings)
+            run.ctx.notes.clear()
+            run.ctx.notes.update(notes)
             run.result.skipped += skipped
             run.result.rejected += rejected
-            yield first_row, count, valid
+            yield first_row, last_row, count, valid
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -919,17 +1014,21 @@ class _ValidatorProcess:
 def _validate_in_child(path: Path, run: _Run, skip: int, size: int, out: Any) -> None:
     result = run.result
     try:
-        with open_ledger(path) as ledger:
+        with open_ledger(path, sheet=run.sheet, table=run.table) as ledger:
             for first_row, batch in _chunks(ledger.rows(), skip, size):
-                errors, skipped, rejected = len(result.errors), result.skipped, result.rejected
+                errors, warnings = len(result.errors), len(result.warnings)
+                skipped, rejected = result.skipped, result.rejected
                 valid = run.validate(batch)
                 out.put(
                     (
                         "batch",
                         first_row,
+                        batch[-1].row,
                         len(batch),
                         valid,
                         result.errors[errors:],
+                        result.warnings[warnings:],
+                        dict(run.ctx.notes),
                         result.skipped - skipped,
                         result.rejected - rejected,
                     )
@@ -955,7 +1054,7 @@ def _one_batch(
                 _count_conflicts(result, write.write())
             result.rows_total += len(batch)
             if job is not None:
-                _checkpoint(job, result, errors_changed=len(result.errors) != len(saved.errors))
+                _checkpoint(job, result, batch[-1].row, saved=saved)
     except DatabaseError as exc:
         _restore_counts(result, saved)
         raise _interrupted(job, batch[0].row, exc) from exc
@@ -964,18 +1063,19 @@ def _one_batch(
 
 
 def _snapshot(result: ImportResult) -> ImportResult:
-    return replace(result, errors=list(result.errors))
+    return replace(result, errors=list(result.errors), warnings=list(result.warnings))
 
 
 def _restore_counts(result: ImportResult, saved: ImportResult) -> None:
     result.rows_total, result.created, result.updated = saved.rows_total, saved.created, saved.updated
     result.unchanged, result.rejected, result.skipped = saved.unchanged, saved.rejected, saved.skipped
     del result.errors[len(saved.errors) :]
+    del result.warnings[len(saved.warnings) :]
 
 
 def _interrupted(job: ImportJob | None, first: int, exc: BaseException) -> ImportInterrupted:
     message = (
-        f"从第{first}行起的一批数据写入数据库失败（{_describe(exc)}），该批已撤销，之前的批次已保存；"
+        f"从第{first}行起的一批数据写入数据库失败（{describe_error(exc)}），该批已撤销，之前的批次已保存；"
         f"重新运行即从第{first}行继续"
     )
     if job is not None:
@@ -985,7 +1085,7 @@ def _interrupted(job: ImportJob | None, first: int, exc: BaseException) -> Impor
     return ImportInterrupted(message)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """The error's class and first line (a constraint's name, never the DETAIL line with the key's values)."""
     first_line = (str(exc).strip().splitlines() or [""])[0][:160]
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
@@ -1006,7 +1106,7 @@ class _Pipeline:
 
     def __init__(self, run: _Run, job: ImportJob | None, progress: Progress | None, total: int) -> None:
         self.run, self.job, self.progress, self.total = run, job, progress, total
-        self.queue: queue.Queue[tuple[_BatchWrite | None, ImportResult, int]] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[tuple[_BatchWrite | None, ImportResult, int, int]] = queue.Queue(maxsize=1)
         self.committed = _snapshot(run.result)
         self.conflicts: list[RowError] = []  # rows of committed batches left unwritten (concurrent edits)
         self.failure: tuple[int, BaseException] | None = None
@@ -1015,8 +1115,8 @@ class _Pipeline:
         self.thread = threading.Thread(target=self._loop, name="linli-import-writer", daemon=True)
         self.thread.start()
 
-    def submit(self, write: _BatchWrite | None, *, first_row: int) -> None:
-        item = (write, _snapshot(self.run.result), first_row)
+    def submit(self, write: _BatchWrite | None, *, first_row: int, last_row: int) -> None:
+        item = (write, _snapshot(self.run.result), first_row, last_row)
         while True:
             self.raise_if_failed()
             if not self.thread.is_alive():
@@ -1036,9 +1136,9 @@ class _Pipeline:
                     if self.closing.is_set():
                         return
                     continue
-                write, counts, first_row = item
+                write, counts, first_row, last_row = item
                 try:
-                    self._write(write, counts)
+                    self._write(write, counts, last_row)
                 # Every failure (a driver error, a bug, anything) ends the import as the job's failure: none escapes.
                 except BaseException as exc:
                     self.failure = (first_row, exc)
@@ -1046,13 +1146,12 @@ class _Pipeline:
         finally:
             connection.close()
 
-    def _write(self, write: _BatchWrite | None, counts: ImportResult) -> None:
+    def _write(self, write: _BatchWrite | None, counts: ImportResult, last_row: int) -> None:
         with transaction.atomic():
             conflicts = write.write() if write is not None else []
             _count_conflicts(counts, [*self.conflicts, *conflicts])
             if self.job is not None:
-                changed = len(counts.errors) != len(self.committed.errors)
-                _checkpoint(self.job, counts, errors_changed=changed)
+                _checkpoint(self.job, counts, last_row, saved=self.committed)
         self.conflicts.extend(conflicts)
         self.committed = counts
         if self.progress is not None:
@@ -1074,8 +1173,10 @@ class _Pipeline:
         raise _interrupted(self.job, first_row, exc) from exc
 
 
-def _checkpoint(job: ImportJob, result: ImportResult, *, errors_changed: bool) -> None:
+def _checkpoint(job: ImportJob, result: ImportResult, last_row: int, *, saved: ImportResult) -> None:
+    """The job's progress, in the batch's transaction: counts, the last committed spreadsheet row, problems."""
     job.rows_done = result.rows_total
+    job.last_row = last_row
     job.created_count, job.updated_count = result.created, result.updated
     job.unchanged_count, job.rejected_count = result.unchanged, result.rejected
     job.heartbeat_at = timezone.now()
@@ -1086,183 +1187,42 @@ def _checkpoint(job: ImportJob, result: ImportResult, *, errors_changed: bool) -
         "unchanged_count",
         "rejected_count",
         "heartbeat_at",
+        "last_row",
     ]
-    if errors_changed:
+    if len(result.errors) != len(saved.errors):
         job.errors = [asdict(e) for e in result.errors]
         fields.append("errors")
+    if len(result.warnings) != len(saved.warnings):
+        job.warnings = [asdict(e) for e in result.warnings]
+        fields.append("warnings")
     job.save(update_fields=[*fields, "updated_at"])
 
 
-# --- report ---------------------------------------------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """The job functions moved to ``ledger_jobs``; old imports from here keep working."""
+    if name in _MOVED:
+        from linli.registry import ledger_jobs
 
-REPORT_HEADERS = ("行号", "列", "原因")
-
-
-def write_report(result: ImportResult, out_path: str | Path) -> Path:
-    """The row errors as .xlsx or .csv (by the suffix of ``out_path``; anything else gets .xlsx)."""
-    out = Path(out_path)
-    rows = [(e.row, e.column, e.reason) for e in sorted(result.errors, key=lambda e: e.row)]
-    if out.suffix.lower() == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(REPORT_HEADERS)
-            writer.writerows(rows)
-        make_private(out)
-        return out
-    from openpyxl import Workbook
-
-    if out.suffix.lower() != ".xlsx":
-        out = out.with_suffix(".xlsx")
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("导入问题")
-    ws.append(list(REPORT_HEADERS))
-    for number, column, reason in rows:
-        ws.append([number, column, reason])
-    wb.save(out)
-    make_private(out)
-    return out
+        return getattr(ledger_jobs, name)
+    raise AttributeError(name)
 
 
-# --- jobs -----------------------------------------------------------------------------------------------------------
-
-_SAFE_NAME = re.compile(r"[^\w.\-]+")
-
-
-def import_job_create(*, actor: Any, filename: str, fileobj: IO[bytes], dry_run: bool = False) -> ImportJob:
-    """Store the upload under ``DATA_DIR/imports`` (size-checked while copying), check it opens as a ledger, and
-    record a queued job. Raises ``LedgerFileError`` (nothing stored) when the file is too big or unreadable."""
-    name = Path(filename or "ledger").name[:200]
-    dest = uploads.uploads_dir() / f"{uuid.uuid4().hex}-{_SAFE_NAME.sub('_', name)[-80:]}"
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with create_private(dest) as out:  # 0600; deleted when the job ends (linli.registry.import_uploads)
-            while chunk := fileobj.read(1 << 20):
-                size += len(chunk)
-                check_size(size)
-                digest.update(chunk)
-                out.write(chunk)
-        with open_ledger(dest) as ledger:
-            estimated = ledger.estimated_rows
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return ImportJob.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        filename=name,
-        path=str(dest),
-        sha256=digest.hexdigest(),
-        dry_run=dry_run,
-        rows_total=estimated,
-    )
-
-
-def import_job_for_path(*, actor: Any, path: str | Path) -> tuple[ImportJob, bool]:
-    """The job for importing a file in place (the CLI): an unfinished job for the same file and content is resumed
-    (returns ``(job, True)``), otherwise a new one is recorded. The file is not copied; its SHA-256 ties the job to
-    the content, so an edited file starts afresh."""
-    path = Path(path).resolve()
-    check_size(path.stat().st_size)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    sha = digest.hexdigest()
-    unfinished = [ImportJob.Status.QUEUED, ImportJob.Status.RUNNING, ImportJob.Status.FAILED]
-    job = (
-        ImportJob.objects.filter(path=str(path), sha256=sha, dry_run=False, status__in=unfinished)
-        .order_by("-id")
-        .first()
-    )
-    if job is not None:
-        if job.attempts:  # a person re-running the file gives the monitor's automatic retries a fresh start
-            ImportJob.objects.filter(pk=job.pk).update(attempts=0)
-        return job, True
-    with open_ledger(path) as ledger:
-        estimated = ledger.estimated_rows
-    job = ImportJob.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        filename=path.name[:200],
-        path=str(path),
-        sha256=sha,
-        rows_total=estimated,
-    )
-    return job, False
-
-
-def _claim(job_id: int) -> ImportJob:
-    """Mark the job running unless another worker is on it (conditional update, no check-then-act)."""
-    now = timezone.now()
-    claimable = Q(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.FAILED]) | Q(
-        status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - STALL_AFTER
-    )
-    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
-        status=ImportJob.Status.RUNNING, heartbeat_at=now, message="", updated_at=now
-    )
-    job = ImportJob.objects.select_related("actor").get(pk=job_id)
-    if not claimed and job.status != ImportJob.Status.DONE:
-        raise ConflictError("该导入任务正在进行中，请稍候刷新查看进度")
-    return job
-
-
-def import_job_run(job_id: int, scope: Scope, progress: Progress | None = None) -> ImportResult:
-    """Run (or resume from ``rows_done``) a stored import job; counts and errors are kept on the job."""
-    job = _claim(job_id)
-    if job.status == ImportJob.Status.DONE:
-        result = ImportResult(dry_run=job.dry_run, job_id=job.pk)
-        _restore(result, job)
-        return result
-    try:
-        result = import_file(
-            job.path, scope=scope, actor=job.actor, dry_run=job.dry_run, job=job, progress=progress
-        )
-    except (LedgerFileError, LinliError) as exc:
-        if not isinstance(exc, ImportInterrupted):
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, message=str(exc)[:500])
-            uploads.discard(
-                job.path
-            )  # ended: the plaintext ledger goes (an interrupted job keeps it to resume)
-        raise
-    except (Exception, KeyboardInterrupt) as exc:
-        # Anything else (a database error outside a batch, a bug, Ctrl-C in the CLI) still ends the job as failed,
-        # with its cause, instead of leaving it "running" for the stale-job sweep (and a CLI rerun refused for five
-        # minutes); committed batches stay and a rerun resumes.
-        message = f"导入意外中止（{_describe(exc)}）；已保存的批次不受影响，重新运行即从上次保存处继续"
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED, message=message[:500], heartbeat_at=timezone.now()
-        )
-        raise
-    job.status = ImportJob.Status.DONE
-    job.rows_total = result.rows_total
-    job.heartbeat_at = timezone.now()
-    job.message = "试导入完成，未写入数据" if job.dry_run else ""
-    fields = ["status", "rows_total", "heartbeat_at", "message", "updated_at"]
-    if job.dry_run:
-        job.rows_done = result.rows_total
-        job.created_count, job.updated_count = result.created, result.updated
-        job.unchanged_count, job.rejected_count = result.unchanged, result.rejected
-        job.errors = [asdict(e) for e in result.errors]
-        fields += [
-            "rows_done",
-            "created_count",
-            "updated_count",
-            "unchanged_count",
-            "rejected_count",
-            "errors",
-        ]
-    job.save(update_fields=fields)
-    uploads.discard(job.path)
-    return result
-
+_MOVED = {
+    "import_job_create",
+    "import_job_for_path",
+    "import_job_run",
+    "import_job_preview",
+    "import_job_confirm",
+    "import_job_set_options",
+    "result_from_job",
+}
 
 __all__ = [
     "ImportInterrupted",
+    "ImportOptions",
     "ImportResult",
     "RowError",
     "compose_address",
     "import_file",
-    "import_job_create",
-    "import_job_for_path",
-    "import_job_run",
     "write_report",
 ]

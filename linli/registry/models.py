@@ -112,6 +112,8 @@ class Household(TimeStamped):
     )
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="households")
     door_number = models.CharField(_("门牌号"), max_length=32)
+    # The ledger's 户号: two families registered at one door are two households with the same address.
+    household_no = models.CharField(_("户号"), max_length=32, blank=True, default="", db_default="")
     address = models.CharField(_("地址"), max_length=200)
     last_verified_at = models.DateTimeField(_("最近核实时间"), null=True, blank=True)
     last_verified_by = models.ForeignKey(
@@ -121,7 +123,9 @@ class Household(TimeStamped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["grid", "address"], name="household_unique_address"),
+            models.UniqueConstraint(
+                fields=["grid", "address", "household_no"], name="household_unique_address_no"
+            ),
         ]
         indexes = [
             models.Index(fields=["region_code", "id"], name="household_region_id"),
@@ -254,6 +258,7 @@ class ImportJob(TimeStamped):
     """A ledger import; resumable: batches are committed one by one and ``rows_done`` records the checkpoint."""
 
     class Status(models.TextChoices):
+        DRAFT = "draft", _("待确认")  # uploaded in the console: column mapping and preview come first
         QUEUED = "queued", _("排队中")
         RUNNING = "running", _("导入中")
         DONE = "done", _("已完成")
@@ -276,6 +281,45 @@ class ImportJob(TimeStamped):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Automatic re-queues after the worker stopped heart-beating; at LINLI_IMPORT_MAX_ATTEMPTS the job is failed.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # ``ledger_import.ImportOptions`` as a dict: sheet, column mapping, create_places, replace_empty, allow_renames.
+    options = models.JSONField(default=dict, blank=True)
+    last_row = models.PositiveIntegerField(default=0)  # spreadsheet row number of the last committed row
+    warnings = models.JSONField(default=list, blank=True)  # like ``errors``: values left out, marks, guesses
+    summary = models.JSONField(default=list, blank=True)  # problems and normalisations grouped, with counts
+    preview = models.JSONField(
+        default=dict, blank=True
+    )  # the dry run's changes (``ImportResult.preview_dict``)
+    previewed_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(
+        max_length=80, blank=True
+    )  # "host:pid" of the process running it (a dead CLI frees it)
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class ColumnAlias(models.Model):
+    """A ledger column heading and the field it fills: installation-wide (``region`` empty, edited by a county/city
+    post) or remembered for one community when its worker corrects the mapping of an import. ``key`` empty means
+    "ignore this column". Headings are stored normalised (``ledger_columns.normalise_header``)."""
+
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.CASCADE, related_name="column_aliases"
+    )
+    header = models.CharField(_("表头"), max_length=64)
+    key = models.CharField(_("对应字段"), max_length=48, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["region", "header"], name="column_alias_unique"),
+            models.UniqueConstraint(
+                fields=["header"], condition=models.Q(region__isnull=True), name="column_alias_unique_global"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.header} → {self.key or '-'}"

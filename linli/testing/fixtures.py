@@ -108,6 +108,18 @@ def _fresh_workday_calendar() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request in English (the language switch) leaves English active in the thread; every test starts and ends
+    in the default language, so output checked in Chinese does not depend on which test ran before."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_triage_model_cache() -> None:
     """The active triage model is cached per process for 30 s; a test's model is rolled back with the test."""
     from linli.triage import services as triage

@@ -48,3 +48,18 @@ def browser_page():
         yield browser, page
         context.close()
         browser.close()
+
+
+def watch_page_errors(page) -> list[str]:
+    """Script errors and CSP violations the page reports from now on (a missing favicon is not one)."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and "favicon" not in (m.location or {}).get("url", "")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.browser.conftest import SHOTS
+from tests.browser.conftest import SHOTS, watch_page_errors
 from tests.browser.test_cases_loop_browser import DOCS
 
 
@@ -16,17 +16,7 @@ def test_county_admin_enrols_with_the_qr_code_and_reaches_the_console(
 ):
     settings.LINLI_2FA_ENFORCE = True
     _, page = browser_page
-    problems: list[str] = []
-    # Script errors and CSP violations (a missing favicon is not one).
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" and "favicon" not in (m.location or {}).get("url", "")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch_page_errors(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{live_server.url}/accounts/login/")

@@ -47,13 +47,19 @@ def test_stalled_import_is_requeued_once_and_resumes(world, tmp_path):
 
     from linli.ops.sweeps import import_jobs_resume
     from linli.registry.ledger_import import import_job_create
+    from linli.registry.ledger_result import ImportOptions
     from linli.registry.models import ImportJob, Resident
     from linli.registry.tests.ledger_helpers import ledger_row, write_csv
     from linli.testing.factories import synthetic_id
 
     path = write_csv(tmp_path / "l.csv", [ledger_row(world.g1a.code, "901", "续传", synthetic_id())])
     with path.open("rb") as fh:
-        job = import_job_create(actor=world.users["community_worker"], filename="l.csv", fileobj=fh)
+        job = import_job_create(
+            actor=world.users["community_worker"],
+            filename="l.csv",
+            fileobj=fh,
+            options=ImportOptions(create_places=True),
+        )
     stale = timezone.now() - timezone.timedelta(minutes=10)
     ImportJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
     assert import_jobs_resume() == 1  # the immediate task backend runs the resumed job inline

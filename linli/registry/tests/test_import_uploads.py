@@ -24,11 +24,13 @@ from linli.registry.ledger_import import (
     import_job_run,
     write_report,
 )
+from linli.registry.ledger_result import ImportOptions
 from linli.registry.models import ImportJob
 from linli.registry.tests.ledger_helpers import ledger_row, write_csv
 from linli.testing.factories import synthetic_id
 
 pytestmark = pytest.mark.django_db
+CREATE = ImportOptions(create_places=True)
 
 
 def mode(path) -> int:
@@ -38,7 +40,7 @@ def mode(path) -> int:
 def upload(world, tmp_path, actor=None) -> ImportJob:
     path = write_csv(tmp_path / "upload.csv", [ledger_row(world.g1a.code, "701", "甲", synthetic_id())])
     with path.open("rb") as fh:
-        return import_job_create(actor=actor, filename="台账.csv", fileobj=fh)
+        return import_job_create(actor=actor, filename="台账.csv", fileobj=fh, options=CREATE)
 
 
 def test_an_upload_is_private_until_its_job_completes_and_then_gone(world, tmp_path):
@@ -63,7 +65,7 @@ def test_the_upload_of_a_failed_job_is_gone(world, tmp_path):
 
 def test_a_file_imported_in_place_by_the_cli_is_kept(world, tmp_path):
     path = write_csv(tmp_path / "mine.csv", [ledger_row(world.g1a.code, "702", "乙", synthetic_id())])
-    job, _ = import_job_for_path(actor=None, path=path)
+    job, _ = import_job_for_path(actor=None, path=path, options=CREATE)
     import_job_run(job.pk, Scope(everything=True))
     assert path.exists()
 
@@ -127,3 +129,21 @@ def test_the_sqlite_database_is_private():
         return
     connection.ensure_connection()
     assert mode(connection.settings_dict["NAME"]) == 0o600
+
+
+def test_an_abandoned_console_draft_is_failed_and_its_upload_deleted(world, tmp_path, settings):
+    """A draft (mapping or preview left half-way) keeps its upload while the worker is on it, then goes."""
+    from django.utils import timezone
+
+    settings.LINLI_IMPORT_UPLOAD_MAX_HOURS = 24
+    path = write_csv(tmp_path / "draft.csv", [ledger_row(world.g1a.code, "702", "乙", synthetic_id())])
+    with path.open("rb") as fh:
+        fresh = import_job_create(actor=None, filename="新.csv", fileobj=fh, draft=True)
+    with path.open("rb") as fh:
+        old = import_job_create(actor=None, filename="旧.csv", fileobj=fh, draft=True)
+    ImportJob.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timezone.timedelta(hours=25))
+    assert import_uploads.uploads_sweep() >= 1  # other tests' ended uploads may go in the same sweep
+    fresh.refresh_from_db()
+    old.refresh_from_db()
+    assert fresh.status == "draft" and Path(fresh.path).exists()
+    assert old.status == "failed" and "放弃" in old.message and not Path(old.path).exists()

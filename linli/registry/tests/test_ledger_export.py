@@ -14,11 +14,13 @@ from linli.org.access import Cap, scope_for
 from linli.registry.ledger import HEADERS
 from linli.registry.ledger_export import export_residents
 from linli.registry.ledger_import import import_file
+from linli.registry.ledger_result import ImportOptions
 from linli.registry.models import Resident
 from linli.registry.tests.ledger_helpers import ledger_row, write_csv
 from linli.testing.factories import synthetic_id
 
 pytestmark = pytest.mark.django_db
+CREATE = ImportOptions(create_places=True)
 ALL = Scope(everything=True)
 
 
@@ -116,11 +118,11 @@ def test_revealed_export_reimports_unchanged(world, tmp_path):
             },
         )
     ]
-    assert import_file(write_csv(tmp_path / "in.csv", rows), scope=ALL).created == 1
+    assert import_file(write_csv(tmp_path / "in.csv", rows), scope=ALL, options=CREATE).created == 1
     out = tmp_path / "round.xlsx"
     actor = world.users["superuser"]
     export_residents(scope=ALL, out_path_or_file=out, reveal=True, actor=actor, reason="年度核对")
-    again = import_file(out, scope=ALL)
+    again = import_file(out, scope=ALL, options=CREATE)
     assert (again.created, again.updated, again.rejected, again.unchanged) == (0, 0, 0, 5), again.errors
     assert Resident.objects.get(name="甲").note == "=1+1"
 
@@ -128,7 +130,7 @@ def test_revealed_export_reimports_unchanged(world, tmp_path):
 def test_masked_export_reimport_explains_why_rows_are_rejected(world, tmp_path):
     out = tmp_path / "masked.xlsx"
     export_residents(scope=ALL, out_path_or_file=out)
-    result = import_file(out, scope=ALL)
+    result = import_file(out, scope=ALL, options=CREATE)
     assert result.rejected == 4 and all("脱敏" in e.reason for e in result.errors)
 
 

@@ -26,19 +26,21 @@ from linli.registry.ledger_import import (
     import_job_create,
     import_job_run,
 )
+from linli.registry.ledger_result import ImportOptions
 from linli.registry.models import ImportJob, Resident
 from linli.registry.tests.ledger_helpers import ledger_row, plant_duplicate, write_csv
 from linli.registry.validation import ResidentInput, id_digest
 from linli.testing.factories import synthetic_id
 
 ALL = Scope(everything=True)
+CREATE = ImportOptions(create_places=True)
 BOUND = 60  # seconds: a hung import fails the test instead of hanging it
 
 
 def _job(tmp_path, rows) -> ImportJob:
     path = write_csv(tmp_path / "upload.csv", rows)
     with path.open("rb") as fh:
-        return import_job_create(actor=None, filename="l.csv", fileobj=fh)
+        return import_job_create(actor=None, filename="l.csv", fileobj=fh, options=CREATE)
 
 
 def _rows(world, n, prefix="败"):
@@ -156,7 +158,7 @@ def test_sqlite_or_in_transaction_path_reports_the_real_violation_too(world, tmp
     monkeypatch.setattr(ledger_import, "before_write", plant_duplicate(on_write=2))
     path = write_csv(tmp_path / "l.csv", _rows(world, 5))
     with pytest.raises(ImportInterrupted, match=r"第4行.*IntegrityError"):
-        import_file(path, scope=ALL)
+        import_file(path, scope=ALL, options=CREATE)
     assert Resident.objects.filter(name__startswith="败").count() == 2
 
 
@@ -209,7 +211,9 @@ def _staff_edit(resident_pk: int, occupation: str, version: int) -> None:
 
 def _seed(tmp_path, world, number: str) -> Resident:
     import_file(
-        write_csv(tmp_path / "seed.csv", [ledger_row(world.g1a.code, "101", "甲", number)]), scope=ALL
+        write_csv(tmp_path / "seed.csv", [ledger_row(world.g1a.code, "101", "甲", number)]),
+        scope=ALL,
+        options=CREATE,
     )
     return Resident.objects.get(id_digest=id_digest(number))
 
@@ -219,7 +223,7 @@ def _reimport(tmp_path, world, number: str, others: int = 0):
         *_rows(world, others, prefix="旁"),
         ledger_row(world.g1a.code, "101", "甲", number, **{"职业": "导入值", "联系电话": "13800000009"}),
     ]
-    return import_file(write_csv(tmp_path / "again.csv", rows), scope=ALL)
+    return import_file(write_csv(tmp_path / "again.csv", rows), scope=ALL, options=CREATE)
 
 
 @pytest.mark.django_db
@@ -305,7 +309,7 @@ def test_import_racing_a_staff_edit_loses_nothing(world, tmp_path, settings):
     def importer() -> None:
         try:
             barrier.wait(timeout=BOUND)
-            out["import"] = import_file(path, scope=ALL)
+            out["import"] = import_file(path, scope=ALL, options=CREATE)
         except BaseException as exc:
             out["import_error"] = exc
         finally:
@@ -361,7 +365,7 @@ def test_conflicting_rows_leave_history_residence_and_tags_alone(world, tmp_path
 
     monkeypatch.setattr(ledger_import, "before_write", bump)
     row = ledger_row(world.g1b.code, "505", "甲", number, **{"重点人群": "残疾人"})
-    result = import_file(write_csv(tmp_path / "move.csv", [row]), scope=ALL)
+    result = import_file(write_csv(tmp_path / "move.csv", [row]), scope=ALL, options=CREATE)
     assert (result.updated, result.rejected) == (0, 1)
     resident.refresh_from_db()
     assert resident.grid_id == world.g1a.pk and not resident.key_groups.exists()

@@ -3,23 +3,27 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from linli.audit.models import ChangeRecord
 from linli.core.errors import LinliError
 from linli.core.scope import Scope
 from linli.org.access import Cap, scope_for
 from linli.registry.ledger_import import ImportInterrupted, ImportResult, RowError, import_file, write_report
+from linli.registry.ledger_result import ImportOptions
 from linli.registry.models import Building, Household, KeyGroup, Residence, Resident, ResidentKeyGroup, Unit
 from linli.registry.tests.ledger_helpers import HEADER, ledger_row, plant_duplicate, write_csv, write_xlsx
 from linli.registry.validation import id_digest
 from linli.testing.factories import synthetic_id
 
 pytestmark = pytest.mark.django_db
+CREATE = ImportOptions(create_places=True)
 ALL = Scope(everything=True)
 
 
 def run(tmp_path, rows, *, fmt="csv", scope=ALL, header=HEADER, **kwargs) -> ImportResult:
     writer = write_csv if fmt == "csv" else write_xlsx
+    kwargs.setdefault("options", CREATE)
     return import_file(writer(tmp_path / f"ledger.{fmt}", rows, header=header), scope=scope, **kwargs)
 
 
@@ -150,11 +154,18 @@ def test_key_group_cell_replaces_tags_and_absent_column_leaves_them(world, tmp_p
     again = run(tmp_path, [ledger_row(world.g1a.code, "101", "张三", number)], header=header)
     assert again.unchanged == 1
     assert list(resident.key_groups.values_list("code", flat=True)) == ["veteran"]
-    cleared = run(tmp_path, [ledger_row(world.g1a.code, "101", "张三", number, **{"重点人群": ""})])
+    # An empty cell says nothing: the tags stay; only the explicit "replace" option clears them.
+    kept = run(tmp_path, [ledger_row(world.g1a.code, "101", "张三", number, **{"重点人群": ""})])
+    assert kept.unchanged == 1 and list(resident.key_groups.values_list("code", flat=True)) == ["veteran"]
+    cleared = run(
+        tmp_path,
+        [ledger_row(world.g1a.code, "101", "张三", number, **{"重点人群": ""})],
+        options=ImportOptions(create_places=True, replace_empty=True),
+    )
     assert cleared.updated == 1 and not resident.key_groups.exists()
 
 
-def test_unknown_key_group_is_a_row_error_and_age_groups_are_derived(world, tmp_path):
+def test_unknown_key_group_is_a_warning_and_age_groups_are_derived(world, tmp_path):
     a, b = synthetic_id(), synthetic_id()
     result = run(
         tmp_path,
@@ -163,8 +174,10 @@ def test_unknown_key_group_is_a_row_error_and_age_groups_are_derived(world, tmp_
             ledger_row(world.g1a.code, "102", "乙", b, **{"重点人群": "60岁以上老人"}),
         ],
     )
-    assert result.rejected == 1 and result.created == 1
-    assert errors_of(result)[2][0][0] == "重点人群" and "外星人" in errors_of(result)[2][0][1]
+    assert result.rejected == 0 and result.created == 2, result.errors
+    [warning] = [w for w in result.warnings if w.row == 2]
+    assert warning.column == "重点人群" and "外星人" in warning.reason and warning.name == "甲"
+    assert list(by_id(a).key_groups.values_list("code", flat=True)) == ["alone"]
     assert not ResidentKeyGroup.objects.filter(resident=by_id(b)).exists()
     assert KeyGroup.objects.get(code="age60").min_age == 60
 
@@ -183,7 +196,9 @@ def test_grid_outside_scope_and_unknown_grid_are_row_errors(world, tmp_path):
     )
     assert (result.created, result.rejected) == (1, 2)
     errors = errors_of(result)
-    assert errors[3] == [("网格编码", f"网格“{world.g3.code}”超出您的管辖范围，不能导入该网格的居民")]
+    assert errors[3] == [
+        ("网格编码", f"网格“{world.g3.name}”（{world.g3.code}）超出您的管辖范围，不能导入该网格的居民")
+    ]
     assert errors[4][0][0] == "网格编码" and "不存在" in errors[4][0][1]
     assert not Resident.objects.filter(id_digest__in=[id_digest(outside), id_digest(unknown)]).exists()
     assert not Household.objects.filter(grid=world.g3, door_number="201").exists()
@@ -289,12 +304,13 @@ def test_excel_date_cells(world, tmp_path):
     assert (tom.id_kind, tom.birth_date, tom.sex) == ("passport", dt.date(1980, 5, 17), "M")
 
 
-def test_bad_date_is_a_row_error(world, tmp_path):
-    result = run(
-        tmp_path, [ledger_row(world.g1a.code, "101", "甲", synthetic_id(), **{"迁入日期": "2021-02-30"})]
-    )
-    [(column, reason)] = errors_of(result)[2]
-    assert column == "迁入日期" and "2024年1月31日" in reason
+def test_bad_date_is_a_warning_and_the_person_is_imported(world, tmp_path):
+    number = synthetic_id()
+    result = run(tmp_path, [ledger_row(world.g1a.code, "101", "甲", number, **{"迁入日期": "2021-02-30"})])
+    assert result.created == 1 and not result.errors
+    [warning] = result.warnings
+    assert warning.column == "迁入日期" and warning.value == "2021-02-30"
+    assert Residence.objects.get(resident=by_id(number)).moved_in_on == timezone.localdate()
 
 
 def test_full_width_digits_find_the_same_resident(world, tmp_path):
@@ -333,7 +349,8 @@ def test_row_with_several_problems_reports_each(world, tmp_path):
         [ledger_row(world.g1a.code, "", "", "123", **{"单元": "1单元", "楼栋": "", "联系电话": "1"})],
     )
     columns = sorted(column for column, _ in errors_of(result)[2])
-    assert columns == ["姓名", "楼栋", "联系电话", "证件号码", "门牌号"]
+    assert columns == ["姓名", "楼栋", "证件号码", "门牌号"]
+    assert [(w.column, w.value) for w in result.warnings] == [("联系电话", "1")]  # optional: never refuses
     assert result.rejected == 1
 
 
@@ -415,13 +432,86 @@ def test_database_failure_rolls_back_only_that_batch(world, tmp_path, settings, 
 def test_write_report_csv_and_xlsx(tmp_path):
     from openpyxl import load_workbook
 
-    result = ImportResult(errors=[RowError(5, "姓名", "不能为空"), RowError(3, "证件号码", "校验位错误")])
+    result = ImportResult(
+        errors=[
+            RowError(5, "姓名", "不能为空", "E"),
+            RowError(3, "证件号码", "校验位错误", "G", "甲", "123"),
+        ],
+        warnings=[RowError(3, "联系电话", "无法识别", "H", "甲", "1", "phone.unreadable")],
+    )
     out_csv = write_report(result, tmp_path / "r.csv")
     assert out_csv.read_text(encoding="utf-8-sig").splitlines() == [
-        "行号,列,原因",
-        "3,证件号码,校验位错误",
-        "5,姓名,不能为空",
+        "行号,列,列号,姓名,原值,问题,级别",
+        "3,证件号码,G,甲,123,校验位错误,错误",
+        "3,联系电话,H,甲,1,无法识别,提示",
+        "5,姓名,E,,,不能为空,错误",
     ]
     out_xlsx = write_report(result, tmp_path / "r.xlsx")
-    rows = list(load_workbook(out_xlsx).active.iter_rows(values_only=True))
-    assert rows == [("行号", "列", "原因"), (3, "证件号码", "校验位错误"), (5, "姓名", "不能为空")]
+    wb = load_workbook(out_xlsx)
+    assert wb.sheetnames == ["汇总", "问题明细"]
+    details = list(wb["问题明细"].iter_rows(values_only=True))
+    assert details[0] == ("行号", "列", "列号", "姓名", "原值", "问题", "级别")
+    assert details[1] == (3, "证件号码", "G", "甲", "123", "校验位错误", "错误")
+    assert wb["问题明细"].freeze_panes == "A2" and wb["汇总"].freeze_panes == "A5"
+    summary = [row[:5] for row in wb["汇总"].iter_rows(min_row=5, values_only=True)]
+    assert ("错误（未导入）", "证件号码", "校验位错误", 1, "3") in summary
+
+
+def test_refused_row_is_still_checked_against_the_database(world, tmp_path):
+    """Every problem of a row in one report: a row refused for its own cells still gets the name conflict and
+    the missing building reported, instead of those appearing only after the first problem is fixed."""
+    number = synthetic_id()
+    run(tmp_path, [ledger_row(world.g1a.code, "101", "张三", number)])
+    bad = ledger_row(world.g1a.code, "101", "张珊", number, **{"楼栋": "", "单元": "2单元"})
+    other = ledger_row(
+        world.g1a.code, "9", "李四", synthetic_id(), **{"楼栋": "99号楼", "单元": "9", "民族": "火星"}
+    )
+    result = run(tmp_path, [bad, other], options=ImportOptions())
+    assert result.rejected == 2 and result.created == 0
+    assert sorted(e.code for e in result.errors if e.row == 2) == [
+        "id.name_conflict",
+        "place.unit_without_building",
+    ]
+    assert [e.code for e in result.errors if e.row == 3] == ["place.new_building"]
+    assert [(w.row, w.column, w.value) for w in result.warnings] == [(3, "民族", "火星")]
+    assert by_id(number).name == "张三"
+
+
+def _id_ending_000(day: dt.date = dt.date(1970, 1, 1)) -> str:
+    """A valid ID number that ends in 000 (sequence x00, check digit 0): rare, but real people have them."""
+    from linli.core.idcard import make_id_number
+
+    while True:
+        for sequence in range(100, 1000, 100):
+            number = make_id_number("371702", day, sequence)
+            if number.endswith("000"):
+                return number
+        day += dt.timedelta(days=1)
+
+
+def _cut_by_excel() -> str:
+    """What Excel leaves of an ID number: 15 significant digits, then 000 (here with a failing check digit)."""
+    from linli.core.idcard import check_digit
+
+    while True:
+        cut = synthetic_id()[:15] + "000"
+        if check_digit(cut[:17]) != "0":
+            return cut
+
+
+def test_an_id_ending_in_000_is_accepted_with_a_warning_unless_the_file_shows_excel_damage(world, tmp_path):
+    real = _id_ending_000()
+    alone = run(tmp_path, [ledger_row(world.g1a.code, "101", "甲", real)])
+    assert alone.created == 1 and [w.code for w in alone.warnings] == ["id.converted"]
+    assert "000" in alone.warnings[0].reason
+    other = _id_ending_000(dt.date(1985, 6, 1))
+    result = run(
+        tmp_path,
+        [
+            ledger_row(world.g1a.code, "102", "乙", _cut_by_excel()),
+            ledger_row(world.g1a.code, "103", "丙", other),
+        ],
+    )
+    assert result.created == 0 and result.rejected == 2
+    assert all("Excel" in e.reason for e in result.errors), result.errors
+    assert not Resident.objects.filter(id_digest=id_digest(other)).exists()

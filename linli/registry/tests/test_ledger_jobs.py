@@ -15,17 +15,21 @@ from linli.org.tasks import run_import_job
 from linli.registry import ledger_import
 from linli.registry.ledger import LedgerFileError
 from linli.registry.ledger_import import ImportInterrupted, import_job_create, import_job_run
+from linli.registry.ledger_result import ImportOptions
 from linli.registry.models import ImportJob, Region, Resident
 from linli.registry.tests.ledger_helpers import ledger_row, plant_duplicate, write_csv
 from linli.testing.factories import synthetic_id
 
 pytestmark = pytest.mark.django_db
+CREATE = ImportOptions(create_places=True)
 
 
 def make_job(world, tmp_path, rows, *, actor=None, dry_run=False) -> ImportJob:
     path = write_csv(tmp_path / "upload.csv", rows)
     with path.open("rb") as fh:
-        return import_job_create(actor=actor, filename="东安 台账.csv", fileobj=fh, dry_run=dry_run)
+        return import_job_create(
+            actor=actor, filename="东安 台账.csv", fileobj=fh, dry_run=dry_run, options=CREATE
+        )
 
 
 def rows_for(world, n, start=0):
@@ -70,13 +74,16 @@ def test_task_runs_the_job_in_the_users_scope(world, tmp_path):
     assert result.return_value["created"] == 2 and result.return_value["rejected"] == 1
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.created_count, job.rejected_count) == ("done", 3, 2, 1)
-    assert job.errors == [
-        {
-            "row": 4,
-            "column": "网格编码",
-            "reason": f"网格“{world.g3.code}”超出您的管辖范围，不能导入该网格的居民",
-        }
-    ]
+    [error] = job.errors
+    assert (error["row"], error["column"], error["name"], error["code"]) == (
+        4,
+        "网格编码",
+        "外",
+        "place.out_of_scope",
+    )
+    assert (
+        error["reason"] == f"网格“{world.g3.name}”（{world.g3.code}）超出您的管辖范围，不能导入该网格的居民"
+    )
     assert job.heartbeat_at is not None
     assert set(ChangeRecord.objects.filter(action="create").values_list("source", flat=True)) >= {
         f"import:{job.pk}"
@@ -180,7 +187,7 @@ def call(*args):
 
 def test_import_command_counts_and_report(world, tmp_path):
     path = write_csv(tmp_path / "l.csv", [*rows_for(world, 1), None, *rows_for(world, 1, 5)])
-    out = call("linli_import", "residents", str(path), "--no-progress")
+    out = call("linli_import", "residents", str(path), "--no-progress", "--create-places")
     assert "新增 2，更新 0，未变 0，有误 0，空行跳过 1" in out
     assert "未变 2" in call("linli_import", "residents", str(path), "--no-progress")
 
@@ -191,17 +198,27 @@ def test_import_command_exits_1_on_rejected_rows_and_writes_report(world, tmp_pa
     with pytest.raises(SystemExit) as exc:
         call("linli_import", "residents", str(path), "--report", str(report), "--no-progress")
     assert exc.value.code == 1
-    assert report.read_text(encoding="utf-8-sig").startswith("行号,列,原因\n2,证件号码,")
+    assert report.read_text(encoding="utf-8-sig").startswith(
+        "行号,列,列号,姓名,原值,问题,级别\n2,证件号码,G,甲,bad,"
+    )
 
 
 def test_import_command_dry_run_and_user_scope(world, tmp_path):
     path = write_csv(tmp_path / "l.csv", rows_for(world, 2))
-    assert "试导入" in call("linli_import", "residents", str(path), "--dry-run", "--no-progress")
+    assert "试导入" in call(
+        "linli_import", "residents", str(path), "--dry-run", "--no-progress", "--create-places"
+    )
     assert not Resident.objects.filter(name__startswith="批").exists()
     with pytest.raises(CommandError, match="没有导入"):
         call("linli_import", "residents", str(path), "--user", "grid_worker")
     assert "新增 2" in call(
-        "linli_import", "residents", str(path), "--user", "community_worker", "--no-progress"
+        "linli_import",
+        "residents",
+        str(path),
+        "--user",
+        "community_worker",
+        "--no-progress",
+        "--create-places",
     )
 
 
@@ -232,10 +249,10 @@ def test_import_command_resumes_after_an_interruption(world, tmp_path, settings,
     path = write_csv(tmp_path / "big.csv", rows_for(world, 6))
     monkeypatch.setattr(ledger_import, "before_write", plant_duplicate(on_write=2))
     with pytest.raises(CommandError, match="第4行"):
-        call("linli_import", "residents", str(path), "--no-progress")
+        call("linli_import", "residents", str(path), "--no-progress", "--create-places")
     assert Resident.objects.filter(name__startswith="批").count() == 2
     monkeypatch.setattr(ledger_import, "before_write", None)
-    out = call("linli_import", "residents", str(path), "--no-progress")
+    out = call("linli_import", "residents", str(path), "--no-progress", "--create-places")
     assert "已完成 2 行" in out and "新增 6" in out
     assert Resident.objects.filter(name__startswith="批").count() == 6
     assert ImportJob.objects.filter(path=str(path.resolve())).count() == 1
@@ -257,7 +274,7 @@ def test_committed_import_reports_errors_skips_and_duplicates(world, tmp_path):
         ledger_row("NO-SUCH-GRID", "704", "丁", synthetic_id()),
     ]
     path = write_csv(tmp_path / "mixed.csv", rows)
-    result = import_file(path, scope=Scope(everything=True))
+    result = import_file(path, scope=Scope(everything=True), options=CREATE)
     assert (result.created, result.skipped, result.rejected, result.rows_total) == (1, 1, 3, 5)
     assert sorted({e.row for e in result.errors}) == [4, 5, 6]
     assert any("与第2行的证件号码重复" in e.reason for e in result.errors)
