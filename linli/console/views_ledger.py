@@ -28,7 +28,7 @@ from linli.core.errors import LinliError, PermissionDenied
 from linli.core.scope import Scope
 from linli.org import access
 from linli.org.access import Cap
-from linli.registry import selectors
+from linli.registry import ledger_columns, selectors
 from linli.registry import services as registry_services
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus, Sex
 from linli.registry.models import Grid, ImportJob, KeyGroup, Region
@@ -174,21 +174,11 @@ def _community(scope: Scope) -> Region | None:
     return communities[0] if len(communities) == 1 else None
 
 
-def _field_choices() -> list[tuple[str, str]]:
-    """``ledger_columns.field_choices()`` with the "ignore" choice first."""
-    columns = _module("linli.registry.ledger_columns")
-    maker = getattr(columns, "field_choices", None)
-    choices = [(str(k), str(v)) for k, v in (maker() if callable(maker) else columns.FIELD_CHOICES)]
-    if not any(k == "" for k, _label in choices):
-        choices.insert(0, ("", _("忽略此列")))
-    return choices
-
-
 def _with_detected(choices: list[tuple[str, str]], columns: list[Any]) -> list[tuple[str, str]]:
     """The choices plus any key the reader found that they lack (a tick column of a key group not in the
     database yet), so that saving the page does not silently switch such a column off."""
     known = {key for key, _label in choices}
-    field_label = _module("linli.registry.ledger_columns").field_label
+    field_label = ledger_columns.field_label
     extra = {c.key: field_label(c.key) for c in columns if c.key and c.key not in known}
     return [*choices, *extra.items()]
 
@@ -196,7 +186,7 @@ def _with_detected(choices: list[tuple[str, str]], columns: list[Any]) -> list[t
 def _inspect(job: ImportJob, *, sheet: str | None, mapping: dict[str, str], region: Region | None) -> Any:
     """The reader's view of the file (header, columns with samples, problems) under ``mapping``."""
     ledger_mod = _module("linli.registry.ledger")
-    columns = _module("linli.registry.ledger_columns")
+    columns = ledger_columns
     table = columns.column_table(region=region, mapping=mapping or None)
     ledger = ledger_mod.inspect_ledger(job.path, sheet=sheet or None, table=table)
     close = getattr(ledger, "close", None)
@@ -242,7 +232,7 @@ def _column_rows(form: ImportMappingForm) -> list[dict[str, Any]]:
 
 def _corrections(form: ImportMappingForm) -> dict[str, str]:
     """The columns whose field the worker changed: normalised header → key ("" = ignore)."""
-    normalise = _module("linli.registry.ledger_columns").normalise_header
+    normalise = ledger_columns.normalise_header
     chosen = form.chosen()
     corrected: dict[str, str] = {}
     for column in form.columns:
@@ -282,7 +272,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         )
         context = {"menu": "import", "step": 2, "job": job, "error": error}
         return render(request, "console/import_mapping.html", context)
-    choices = _with_detected(_field_choices(), ledger.columns)
+    choices = _with_detected(ledger_columns.field_choices(), ledger.columns)
     grids = selectors.grids_in_scope(scope=scope).select_related("community").order_by("code")
     form = ImportMappingForm(
         request.POST if request.method == "POST" else None,
@@ -335,7 +325,7 @@ def _save_mapping(
     ``mapping`` holds the job's corrections only: the engine reads the file with the same table as this page
     (built-in synonyms, installation-wide names, the community's remembered names: ``community_id``)."""
     ledger_import = _module("linli.registry.ledger_import")
-    columns = _module("linli.registry.ledger_columns")
+    columns = ledger_columns
     tasks = _module("linli.org.tasks")
     data = form.cleaned_data
     grid = data.get("grid")

@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from linli.audit import services as audit
 from linli.console.forms import ColumnAliasForm
 from linli.console.views import console_view
-from linli.console.views_ledger import _field_choices, _module
 from linli.core.errors import LinliError, PermissionDenied
 from linli.org import access
+from linli.registry import ledger_columns
 from linli.registry.models import ColumnAlias
 
 ENTITY = "registry.columnalias"
@@ -38,7 +38,7 @@ def _snapshot(row: ColumnAlias | None) -> dict[str, Any]:
 
 def _builtin(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The built-in synonym table grouped by field, in the order of the field choices."""
-    columns = _module("linli.registry.ledger_columns")
+    columns = ledger_columns
     table = columns.default_table()
     by_key: dict[str, list[str]] = {}
     for header, key in sorted(table.aliases.items()):
@@ -59,7 +59,7 @@ def _builtin(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def alias_save(*, actor: Any, header: str, key: str) -> tuple[ColumnAlias, bool]:
     """Add or change one installation-wide heading (normalised as the reader normalises it); audited.
     Returns (row, created)."""
-    normalised = _module("linli.registry.ledger_columns").normalise_header(header)
+    normalised = ledger_columns.normalise_header(header)
     if not normalised:
         raise LinliError(_("请填写表头文字"), field="header")
     with transaction.atomic():
@@ -94,7 +94,7 @@ def alias_delete(*, actor: Any, row: ColumnAlias) -> None:
 @console_view
 def column_aliases(request: HttpRequest) -> HttpResponse:
     _require(request)
-    choices = _field_choices()
+    choices = ledger_columns.field_choices()
     form = ColumnAliasForm(request.POST or None, choices=choices)
     if request.method == "POST" and form.is_valid():
         try:
@@ -108,7 +108,7 @@ def column_aliases(request: HttpRequest) -> HttpResponse:
             messages.success(request, text % {"header": row.header})
             return redirect("console:ledger_columns")
     labels = dict(choices)
-    field_label = _module("linli.registry.ledger_columns").field_label
+    field_label = ledger_columns.field_label
     aliases = [
         {"row": a, "label": labels.get(a.key) or field_label(a.key) if a.key else _("忽略此列")}
         for a in ColumnAlias.objects.filter(region__isnull=True)
