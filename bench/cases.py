@@ -132,7 +132,7 @@ def run(n: int | None, emit: Emit) -> None:
         if main:
             _, restore = fresh_database(BENCH_DB, reuse)
             try:
-                ctx = _prepare(n, tmp, emit)
+                ctx = prepare(n, tmp, emit)
                 for part in main:
                     started = time.perf_counter()
                     PARTS[part](ctx, emit)
@@ -148,7 +148,7 @@ def run(n: int | None, emit: Emit) -> None:
 # --- data -------------------------------------------------------------------------------------------------------
 
 
-def _prepare(n: int, tmp: Path, emit: Emit) -> Ctx:
+def prepare(n: int, tmp: Path, emit: Emit) -> Ctx:
     from bench._bare_urls import CREATE_TABLE
     from bench._cases_world import staff_posts
     from linli.cases.models import Case

@@ -14,6 +14,10 @@ class User(AbstractUser):
     # Set when an administrator gives the account a temporary password: every page leads to the password change
     # page until the user has chosen their own (``linli.accounts.middleware.LoginStepsMiddleware``).
     must_change_password = models.BooleanField(_("下次登录须修改密码"), default=False)
+    # A staff member's phone (optional, set when an administrator creates the account): personal data, so it is
+    # encrypted at rest (``linli.core.crypto``) and shown masked only.
+    phone_cipher = models.TextField(blank=True, default="")
+    phone_masked = models.CharField(_("手机号"), max_length=20, blank=True, default="")
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -14,6 +14,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from linli.accounts.models import User
+from linli.core.crypto import cipher
+from linli.core.masking import mask_phone
 
 RECOVERY_CODES = 10
 _TEMP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied by hand
@@ -24,6 +26,14 @@ def password_change(*, user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
+
+
+def phone_set(*, user: User, phone: str) -> None:
+    """Store the staff member's phone encrypted, keeping only its masked form readable (empty clears it)."""
+    phone = phone.strip()
+    user.phone_cipher = cipher().encrypt(phone) if phone else ""
+    user.phone_masked = mask_phone(phone)
+    user.save(update_fields=["phone_cipher", "phone_masked"])
 
 
 def password_set_temporary(*, user: User) -> str:

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -26,6 +27,18 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        """The page asked for (``?next=``), else where ``LINLI_LOGIN_LANDING`` starts this user (the phone pages
+        for field posts on a phone), else the console. ``next`` naming the console's home (what an anonymous
+        visit of ``/`` carries) counts as no particular page."""
+        default = resolve_url(settings.LOGIN_REDIRECT_URL)
+        asked = self.get_redirect_url()
+        if asked and asked != default:
+            return asked
+        policy = getattr(settings, "LINLI_LOGIN_LANDING", "")
+        landing = import_string(policy)(self.request, self.request.user) if policy else None
+        return landing or default
 
 
 def _next(request: HttpRequest) -> str:

@@ -43,7 +43,7 @@ class HotspotOut(Schema):
     category_name: str | None
     households: int = Field(description="distinct households among the linked appeals")
     cases_count: int
-    terms: list[str] = Field(description="the words (character pairs) most of the appeals share")
+    terms: list[str] = Field(description="the words (dictionary words, ADR 0030) most of the appeals share")
     first_at: dt.datetime
     last_at: dt.datetime
     created_at: dt.datetime

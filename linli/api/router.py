@@ -79,6 +79,7 @@ api.add_router("/", "linli.api.metrics.router", tags=["metrics"])
 api.add_router("/", "linli.api.top_issues.router", tags=["top-issues"])
 api.add_router("/", "linli.api.triage.router", tags=["triage"])
 api.add_router("/", "linli.api.hotspots.router", tags=["hotspots"])
+api.add_router("/", "linli.api.inbox.router", tags=["inbox"])  # the message centre (消息中心)
 
 
 @api.exception_handler(PermissionDenied)

@@ -64,3 +64,12 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
     """Only the keys whose values differ, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def access_log_for(entity: str, entity_id: int, limit: int = 20) -> list[AccessLog]:
+    """Who saw a full personal value of this record, newest first (shown to those who may reveal it)."""
+    return list(
+        AccessLog.objects.filter(entity=entity, entity_id=entity_id)
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )

@@ -5,6 +5,8 @@
   ones, the street's staff for street-level ones, the department's handlers for department-level ones — and whose
   post grants ``cases.handle`` (street staff triage but do not handle, so a street-level case gets its handler
   by hand or through a department).
+* 物业服务 appeals at a compound level also have the compound's property manager as a candidate, preferred by
+  ``pick_handler`` (``linli.cases.property_service``).
 * ``pick_handler``: the candidate with the fewest open cases, counted in one aggregate query over the partial
   index of open cases per handler (``case_open_handler``). Ties go to the one whose newest open case is oldest
   (the longest since their last assignment, read from the same rows), then to the lowest user id: the same state
@@ -20,7 +22,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Q
 
-from linli.cases import services
+from linli.cases import property_service, services
 from linli.cases.choices import OPEN_INDEX_STATUSES, Action, HandlingLevel
 from linli.cases.models import Case
 from linli.core.errors import LinliError
@@ -57,9 +59,19 @@ def _place(case: Case) -> Q | None:
     return None
 
 
-def _candidate_posts(case: Case) -> Any:
-    """The active posts whose holders may handle ``case`` at its level and place (None: nobody)."""
-    kinds = [k for k in LEVEL_POSTS.get(case.handling_level, ()) if Cap.CASE_HANDLE in ROLE_CAPS.get(k, ())]
+def _level_kinds(case: Case) -> list[str]:
+    """The post kinds that handle ``case`` at its level: the level's own, plus the compound's property manager for
+    a 物业服务 appeal at a compound level (``property_service``)."""
+    kinds = list(LEVEL_POSTS.get(case.handling_level, ()))
+    if property_service.handled_by_property(case):
+        kinds.append(property_service.MANAGER_KIND)
+    return [k for k in kinds if Cap.CASE_HANDLE in ROLE_CAPS.get(k, ())]
+
+
+def _candidate_posts(case: Case, only: tuple[str, ...] = ()) -> Any:
+    """The active posts whose holders may handle ``case`` at its level and place (None: nobody); ``only``
+    narrows them to some kinds."""
+    kinds = [k for k in _level_kinds(case) if not only or k in only]
     place = _place(case)
     if not kinds or place is None:
         return None
@@ -72,9 +84,10 @@ def is_candidate(case: Case, user: Any) -> bool:
     return posts is not None and getattr(user, "pk", None) is not None and posts.filter(user=user).exists()
 
 
-def candidates(case: Case) -> list[Any]:
-    """Users whose active posts can handle ``case`` at its level and place, by id (one or two queries)."""
-    found_posts = _candidate_posts(case)
+def candidates(case: Case, kinds: tuple[str, ...] = ()) -> list[Any]:
+    """Users whose active posts (of ``kinds``, if given) can handle ``case`` at its level and place, by id (one
+    or two queries)."""
+    found_posts = _candidate_posts(case, kinds)
     if found_posts is None:
         return []
     posts = found_posts.select_related("user").order_by("user_id")
@@ -110,9 +123,13 @@ def _rank(user: Any, loads: dict[int, tuple[int, int]]) -> tuple[int, int, int]:
     return (count, newest, user.pk)
 
 
-def pick_handler(case: Case) -> Any | None:
-    """The candidate with the least open cases (ties: longest since their last assignment, then id)."""
-    users = candidates(case)
+def pick_handler(case: Case, kinds: tuple[str, ...] = ()) -> Any | None:
+    """The candidate with the least open cases (ties: longest since their last assignment, then id). A 物业服务
+    appeal goes to the compound's property manager when there is one; ``kinds`` narrows the candidates."""
+    users: list[Any] = []
+    if not kinds and property_service.handled_by_property(case):
+        users = candidates(case, (property_service.MANAGER_KIND,))
+    users = users or candidates(case, kinds)
     if not users:
         return None
     loads = open_loads([u.pk for u in users])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from linli.audit import services as audit
 from linli.cases.choices import AttributeType, EmergencyRule, HandlingLevel, TimeUnit
@@ -49,6 +50,7 @@ class CategoryInput:
     description: str = ""
     default_level: str = HandlingLevel.COMMUNITY
     default_department_code: str = ""
+    property_service: bool = False
     accept_within: int = 1
     accept_unit: str = TimeUnit.WORKING_DAYS
     resolve_within: int = 5
@@ -213,6 +215,7 @@ def _clean_category(data: CategoryInput, current: Category | None) -> dict[str, 
         "description": description,
         "default_level": level,
         "default_department_code": department_code,
+        "property_service": bool(data.property_service),
         "accept_within": data.accept_within,
         "accept_unit": data.accept_unit,
         "resolve_within": data.resolve_within,
@@ -282,6 +285,7 @@ def category_values(category: Category) -> dict[str, Any]:
         "description": category.description,
         "default_level": category.default_level,
         "default_department_code": category.default_department_code,
+        "property_service": category.property_service,
         "accept_within": category.accept_within,
         "accept_unit": category.accept_unit,
         "resolve_within": category.resolve_within,
@@ -520,4 +524,56 @@ def category_tree(*, active_only: bool = False, with_attributes: bool = True) ->
     for row in rows:
         if row.parent_id is None or row.parent_id not in known:  # roots (or orphans of an inactive parent)
             walk(row, 0)
+    return out
+
+
+def department_names() -> dict[str, str]:
+    """Department code → name, over all counties (a code names one kind of department everywhere: 住建局 is
+    ``zhujian`` in every county; the first name found, by region, stands for it). One query."""
+    names: dict[str, str] = {}
+    for code, name in Department.objects.order_by("code", "region_id").values_list("code", "name"):
+        names.setdefault(code, name)
+    return names
+
+
+def department_choices(keep: str = "") -> list[tuple[str, str]]:
+    """The default-department picker of the category form: (code, "名称（code）"), by name. ``keep`` (the code a
+    category already holds) is listed even when no department has it, marked as missing, so the page shows what
+    is stored instead of silently changing it."""
+    names = department_names()
+    out = [(code, f"{name}（{code}）") for code, name in sorted(names.items(), key=lambda kv: (kv[1], kv[0]))]
+    if keep and keep not in names:
+        out.append((keep, f"{keep}（没有这个职能部门，请改选）"))
+    return out
+
+
+WISH_CATEGORY = "wish"  # the wish box's category (mobile migration 0001): a wish, not a problem to report
+
+
+def problem_categories() -> list[Category]:
+    """The active categories a problem can be reported under (entry forms): all but the wish box's 心愿建议, in
+    tree order (``sort``, id). One query."""
+    return list(Category.objects.filter(active=True).exclude(code=WISH_CATEGORY).order_by("sort", "id"))
+
+
+def grouped_choices(categories: list[Category]) -> list[Any]:
+    """Choices for a category select, grouped (``<optgroup>``) under their top-level category: the children,
+    then the top-level one itself as "其他…问题"; a top-level category without children is a plain option. A
+    child whose parent is not among ``categories`` is a plain option too."""
+    tops = {c.pk for c in categories if c.parent_id is None}
+    children: dict[int, list[Category]] = {}
+    for c in categories:
+        if c.parent_id in tops:
+            children.setdefault(c.parent_id, []).append(c)
+    out: list[Any] = []
+    for c in categories:
+        if c.parent_id in tops:
+            continue
+        kids = children.get(c.pk, [])
+        if kids:
+            options = [(str(k.pk), k.name) for k in kids]
+            options.append((str(c.pk), _("其他%(name)s问题") % {"name": c.name}))
+            out.append((c.name, options))
+        else:
+            out.append((str(c.pk), c.name))
     return out

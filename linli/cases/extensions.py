@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from linli.audit import services as audit
@@ -32,6 +32,7 @@ from linli.core import workdays
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.core.scope import code_range
 from linli.notifications import services as notifications
+from linli.notifications.inbox import InboxKind
 from linli.org import access
 from linli.org.access import Cap
 
@@ -56,7 +57,7 @@ RANK: dict[str, int] = {
 }
 
 
-def _post_level(post: Any) -> str:
+def post_level(post: Any) -> str:
     if post.region_id and post.region is not None:
         return str(post.region.level)
     if post.grid_id:
@@ -96,10 +97,43 @@ def can_decide(actor: Any, case: Case) -> bool:
     needed = RANK.get(case.handling_level, 0)
     return any(
         Cap.CASE_TRIAGE in access.ROLE_CAPS.get(post.kind, frozenset())
-        and RANK.get(_post_level(post), -1) > needed
+        and RANK.get(post_level(post), -1) > needed
         and _post_covers(post, case)
         for post in access.active_posts(actor)
     )
+
+
+def pending_to_decide(user: Any) -> QuerySet[Extension]:
+    """The pending extension requests ``user`` decides: ``can_decide`` as one filter (the level above the case's
+    handling level, over the case's place) for the home page's count and the case list behind it."""
+    pending = Extension.objects.filter(status=ExtensionStatus.PENDING)
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return pending.none()
+    if user.is_superuser:
+        return pending
+    q = Q(pk__in=[])
+    for post in access.active_posts(user):
+        if Cap.CASE_TRIAGE not in access.ROLE_CAPS.get(post.kind, frozenset()):
+            continue
+        rank = RANK.get(post_level(post), -1)
+        place = _post_place_q(post)
+        if place is not None:
+            q |= place & Q(case__handling_level__in=[lvl for lvl, r in RANK.items() if r < rank])
+    return pending.filter(q)
+
+
+def _post_place_q(post: Any) -> Q | None:
+    if post.region_id and post.region is not None:
+        return Q(case__region_code__range=code_range(post.region.code, post.region.level))
+    if post.grid_id:
+        return Q(case__grid_id=post.grid_id)
+    if post.building_id:
+        return Q(case__building_id=post.building_id)
+    if post.unit_id:
+        return Q(case__unit_id=post.unit_id)
+    if post.department_id:
+        return Q(case__handler_department_id=post.department_id)
+    return None
 
 
 def extensions_for(case: Case) -> list[Extension]:
@@ -187,7 +221,12 @@ def _tell_deciders(case: Case, row: Extension) -> None:
             subject=f"【延期申请】诉求 {case.number} 申请延期 {row.amount} {label}",
             body=f"诉求“{case.title}”（{case.number}）的办结时限为 {_local(case.resolve_due_at)}，"
             f"承办人申请延期 {row.amount} {label}：{row.reason}",
-            payload={"case": case.pk, "number": case.number, "extension": row.pk},
+            payload={
+                "case": case.pk,
+                "number": case.number,
+                "extension": row.pk,
+                "kind": InboxKind.EXTENSION,
+            },
             dedupe_key=f"extension:{row.pk}:requested:u{user.pk}",
         )
 
@@ -288,7 +327,12 @@ def decide_extension(
                 subject=f"【延期申请{verdict}】诉求 {locked.number}",
                 body=(f"新的办结时限：{_local(locked.resolve_due_at)}。" if approve else "")
                 + (f"审批意见：{note}" if note else ""),
-                payload={"case": locked.pk, "number": locked.number, "extension": extension.pk},
+                payload={
+                    "case": locked.pk,
+                    "number": locked.number,
+                    "extension": extension.pk,
+                    "kind": InboxKind.EXTENSION,
+                },
                 dedupe_key=f"extension:{extension.pk}:{status}:u{extension.requested_by_id}",
             )
     case.version = locked.version

@@ -1,6 +1,9 @@
-"""Merged cases keep their reporters in the loop (issue: "every reporter of a merged case gets the outcome and the
-callback").
+"""Reporters hear back: the case's own reporter and the reporters of cases merged into it (issue: "every reporter
+of a merged case gets the outcome and the callback").
 
+* When a case is resolved, ``tell_reporter`` (called by ``services.transition``) texts its reporter the outcome
+  and the tracking link to rate it — once per resolution (a reopened case resolved again texts again); nothing
+  for anonymous reporters, landlines or cases without a phone.
 * When the target case is resolved, ``tell_merged_reporters`` (called by ``services.transition``) sends each
   merged case's reporter the outcome with their own tracking link — by SMS when a phone is on file (decrypted
   only to hand it to the outbox, which stores it encrypted again), else nothing (anonymous reporters are not
@@ -77,6 +80,60 @@ def _result_text(target: Case) -> str:
     return note or ""
 
 
+def _outcome_text(target: Case) -> str:
+    result = _result_text(target)
+    if len(result) > 120:
+        result = result[:117] + "…"
+    return result or "详见办理结果"
+
+
+class UnreadablePhone(Exception):
+    """The reporter's phone cannot be decrypted (written under another LINLI_DATA_KEY, a damaged column)."""
+
+
+def text_reporter(case: Case, *, body: str, payload: dict[str, Any], dedupe_key: str) -> bool:
+    """An SMS to ``case``'s reporter through the outbox (in the caller's transaction); whether one was written.
+
+    Nothing for an anonymous reporter, one without a phone or with a landline (it cannot take an SMS), nor for
+    a ``dedupe_key`` used before. The phone is decrypted only to hand it to the outbox, which encrypts it again;
+    ``UnreadablePhone`` when it cannot be decrypted."""
+    if case.anonymous or not case.reporter_phone_cipher:
+        return False
+    try:
+        phone = cipher().decrypt(case.reporter_phone_cipher)
+    except DecryptionError as exc:
+        raise UnreadablePhone(case.pk) from exc
+    if not services.MOBILE_PHONE.fullmatch(phone):
+        return False
+    message = notifications.notify(
+        channel="sms",
+        address=phone,
+        subject=f"诉求 {case.number} 已办结",
+        body=body,
+        payload=payload,
+        dedupe_key=dedupe_key,
+    )
+    return message is not None
+
+
+def tell_reporter(case: Case) -> bool:
+    """The resolved case's own reporter hears back: the outcome and their tracking link to rate it (满意 / 基本满意 /
+    不满意), by SMS. Once per resolution: a case reopened and resolved again texts again (``reopened_count``)."""
+    try:
+        return text_reporter(
+            case,
+            body=(
+                f"【邻里】您反映的问题（{case.number}）已办结：{_outcome_text(case)}。"
+                f"请点击链接查看办理结果并评价（满意/基本满意/不满意）：{tracking_url(case)}"
+            ),
+            payload={"case": case.pk, "kind": "outcome"},
+            dedupe_key=f"case:{case.pk}:resolved:r{case.reopened_count}",
+        )
+    except UnreadablePhone:
+        logger.error("case %s resolved: the reporter not told, their phone cannot be decrypted", case.pk)
+        return False
+
+
 def tell_merged_reporters(target: Case) -> int:
     """The outcome to each merged case's reporter (SMS with their tracking link); returns how many were sent.
 
@@ -85,31 +142,22 @@ def tell_merged_reporters(target: Case) -> int:
     merged = merged_cases(target)
     if not merged:
         return 0
-    result = _result_text(target)
-    if len(result) > 120:
-        result = result[:117] + "…"
+    result = _outcome_text(target)
     sent = 0
     unreadable: list[int] = []
     for case in merged:
-        if case.anonymous or not case.reporter_phone_cipher:
-            continue
         try:
-            phone = cipher().decrypt(case.reporter_phone_cipher)  # only to hand it to the (encrypting) outbox
-        except DecryptionError:
+            sent += text_reporter(
+                case,
+                body=(
+                    f"【邻里】您反映的问题（{case.number}）已与同类诉求 {target.number} 合并办理，现已办结："
+                    f"{result}。请点击链接查看并评价：{tracking_url(case)}"
+                ),
+                payload={"case": case.pk, "target": target.pk},
+                dedupe_key=f"case:{case.pk}:outcome:{target.pk}:r{target.reopened_count}",
+            )
+        except UnreadablePhone:
             unreadable.append(case.pk)
-            continue
-        message = notifications.notify(
-            channel="sms",
-            address=phone,
-            subject=f"诉求 {case.number} 已办结",
-            body=(
-                f"【邻里】您反映的问题（{case.number}）已与同类诉求 {target.number} 合并办理，现已办结："
-                f"{result or '详见办理结果'}。请点击链接查看并评价：{tracking_url(case)}"
-            ),
-            payload={"case": case.pk, "target": target.pk},
-            dedupe_key=f"case:{case.pk}:outcome:{target.pk}:r{target.reopened_count}",
-        )
-        sent += message is not None
     if unreadable:
         logger.error(
             "case %s resolved: %d merged reporter(s) not told, their phone cannot be decrypted (cases %s)",

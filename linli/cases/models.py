@@ -55,6 +55,9 @@ class Category(models.Model):
         _("默认处置层级"), max_length=16, choices=HandlingLevel.choices, default=HandlingLevel.COMMUNITY
     )
     default_department_code = models.SlugField(_("默认职能部门代码"), max_length=32, blank=True)
+    # 物业服务类: reported in a compound with a property manager (物业经理), the appeal goes to that manager
+    # (``linli.cases.property_service``); elsewhere it follows the default level like any other.
+    property_service = models.BooleanField(_("物业服务类（派给小区物业经理）"), default=False)
     accept_within = models.PositiveIntegerField(_("受理时限"), default=1)
     accept_unit = models.CharField(
         _("受理时限单位"), max_length=16, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS
@@ -142,6 +145,7 @@ class Case(models.Model):
         "building": "building_id",
         "unit": "unit_id",
         "department": "handler_department_id",
+        "handler_user": "handler_user_id",  # a property manager's scope: the cases handed to them (Scope.handled)
     }
 
     number = models.CharField(_("编号"), max_length=24, unique=True)
@@ -256,6 +260,10 @@ class Case(models.Model):
                 fields=["merged_into"], name="case_merged_into", condition=Q(merged_into__isnull=False)
             ),
             models.Index(fields=["patrol"], name="case_patrol", condition=Q(patrol__isnull=False)),
+            # A resident's appeals on the resident page (issue #12); most cases name no ledger resident.
+            models.Index(
+                fields=["resident", "id"], name="case_resident_id", condition=Q(resident__isnull=False)
+            ),
             # Rollups of the 三率 are refreshed for the report days of cases changed since the last refresh.
             models.Index(fields=["updated_at"], name="case_updated_at"),
             models.Index(fields=["created_at"], name="case_created_at"),
@@ -760,3 +768,51 @@ class DutyPhone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_id}: {self.phone}"
+
+
+# ------------------------------------------------------------------------------ the dashboards' counts (看板)
+
+
+class QueueCount(models.Model):
+    """The open cases of one community routed to one department (0: none), by what waits for whom — counted by
+    the monitor (``linli.cases.dashboard.refresh_queue_counts``) so that a street's or a county's home page reads
+    a few hundred rows instead of counting millions of cases. Smaller areas are counted live."""
+
+    SCOPE_FIELDS = {"region_code": "region_code", "department": "department_id"}
+
+    region_code = models.BigIntegerField()  # the community's 12-digit code, as on cases
+    department_id = models.BigIntegerField(default=0)  # Case.handler_department, 0 when none
+    untaken = models.BooleanField(default=True)  # no handler (person) yet: a department's queue counts these
+    open = models.PositiveIntegerField(default=0)
+    submitted = models.PositiveIntegerField(default=0)
+    triaged = models.PositiveIntegerField(default=0)
+    assigned = models.PositiveIntegerField(default=0)
+    handling = models.PositiveIntegerField(default=0)
+    callback = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+    due_soon = models.PositiveIntegerField(default=0)
+    emergency = models.PositiveIntegerField(default=0)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region_code", "department_id", "untaken"], name="queuecount_unique_place"
+            )
+        ]
+        indexes = [models.Index(fields=["department_id"], name="queuecount_department")]
+
+    def __str__(self) -> str:
+        return f"{self.region_code}/{self.department_id}: {self.open}"
+
+
+class QueueCountRun(models.Model):
+    """When the queue counts were last taken and how long it took (one row)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    counted_at = models.DateTimeField()
+    seconds = models.FloatField(default=0)
+    groups = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"queue counts at {self.counted_at}"

@@ -66,3 +66,8 @@ def reserve(count: int) -> int:
     if count <= 0:
         raise ValueError("count must be positive")
     return _next_counter(count) - count + 1
+
+
+def example() -> str:
+    """A case number in today's format (``SQ<today>-00000123``): for placeholders, so they match real numbers."""
+    return format_number(timezone.localdate(), 123)

@@ -58,6 +58,7 @@ def _snapshot(log: PatrolLog) -> dict[str, Any]:
         "started_at": log.started_at.isoformat(),
         "ended_at": log.ended_at.isoformat() if log.ended_at else None,
         "found_nothing": log.found_nothing,
+        "note": log.note,
     }
 
 
@@ -168,8 +169,13 @@ def patrol_report(
     building: Building | None = None,
     photos: Sequence[Any] = (),
     idempotency_key: str | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    address: str = "",
+    attributes: dict[str, Any] | None = None,
 ) -> Case:
-    """A problem found on the patrol: a case with ``channel=patrol`` pointing back to ``log``."""
+    """A problem found on the patrol: a case with ``channel=patrol`` pointing back to ``log`` (at a building, or
+    at the phone's position ``lat``/``lng`` and a described ``address``), with the category's extra answers."""
     if log.worker_id != getattr(actor, "pk", None):
         raise NotFound("巡查记录不存在")
     _require_grid(actor, log.grid)
@@ -186,6 +192,10 @@ def patrol_report(
         idempotency_key=idempotency_key,
         source="mobile",
         patrol=log,
+        lat=lat,
+        lng=lng,
+        address=address,
+        attributes=attributes,
     )
 
 

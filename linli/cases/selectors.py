@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from linli.cases.choices import ACCEPT_CLOCK, CALLBACK, HANDLING, OPEN
-from linli.cases.models import Case, CaseEvent, Whistle
+from linli.cases.models import Case, CaseEvent, Whistle, WhistleStatus
 from linli.core.scope import Scope, code_range
 from linli.org import access
 from linli.registry.models import Region
@@ -38,9 +38,12 @@ class CaseFilter:
     mine: Any = (
         None  # a user: the cases in their queue (``my_queue``): theirs, or their departments' untaken ones
     )
+    whistle_waiting: bool = False  # a department was whistled to it and has not reported (报到) yet
+    extension_decider: Any = None  # a user: cases with a pending extension request this user decides
+    resident_id: int | None = None  # the cases this ledger resident reported (the resident page's appeals)
 
 
-def _mine_q(user: Any) -> Q:
+def mine_q(user: Any) -> Q:
     """The cases in ``user``'s queue: assigned to them, or routed to one of their departments and not taken yet."""
     mine = Q(handler_user_id=user.pk)
     departments = [p.department_id for p in access.active_posts(user) if p.department_id]
@@ -49,12 +52,12 @@ def _mine_q(user: Any) -> Q:
     return mine
 
 
-def _overdue_q(now: dt.datetime) -> Q:
+def overdue_q(now: dt.datetime) -> Q:
     """Past the deadline of the step its clock runs on: not yet accepted (the sweeps' accept clock), or handling."""
     return Q(status__in=ACCEPT_CLOCK, accept_due_at__lt=now) | Q(status__in=HANDLING, resolve_due_at__lt=now)
 
 
-def _due_soon_q(now: dt.datetime) -> Q:
+def due_soon_q(now: dt.datetime) -> Q:
     soon = now + DUE_SOON
     return Q(status__in=ACCEPT_CLOCK, accept_due_at__gte=now, accept_due_at__lte=soon) | Q(
         status__in=HANDLING, resolve_due_at__gte=now, resolve_due_at__lte=soon
@@ -73,9 +76,9 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
         # partial index of open cases (case_open_id) instead of the whole table.
         qs = qs.filter(status__in=list(OPEN))
     if filters.overdue:
-        qs = qs.filter(_overdue_q(timezone.now()))
+        qs = qs.filter(overdue_q(timezone.now()))
     if filters.due_soon:
-        qs = qs.filter(_due_soon_q(timezone.now()))
+        qs = qs.filter(due_soon_q(timezone.now()))
     if filters.q.strip():
         text = filters.q.strip()[:100]
         qs = qs.filter(Q(number=text.upper()) | Q(title__icontains=text))
@@ -83,6 +86,8 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
         qs = qs.filter(category_id=filters.category_id)
     if filters.grid_id is not None:
         qs = qs.filter(grid_id=filters.grid_id)
+    if filters.resident_id is not None:
+        qs = qs.filter(resident_id=filters.resident_id)
     if filters.region is not None:
         qs = qs.filter(region_code__range=code_range(filters.region.code, filters.region.level))
     if filters.handler_department_id is not None:
@@ -92,8 +97,22 @@ def _filtered(qs: QuerySet[Case], filters: CaseFilter) -> QuerySet[Case]:
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.mine is not None:
-        qs = qs.filter(_mine_q(filters.mine))
+        qs = qs.filter(mine_q(filters.mine))
+    if filters.whistle_waiting:
+        qs = qs.filter(pk__in=Whistle.objects.filter(status=WhistleStatus.CALLED).values("case_id"))
+    if filters.extension_decider is not None:
+        from linli.cases.extensions import pending_to_decide
+
+        qs = qs.filter(pk__in=pending_to_decide(filters.extension_decider).values("case_id"))
     return qs
+
+
+def case_count_for(scope: Scope, filters: CaseFilter) -> int:
+    """How many cases ``case_list_for`` would list with these filters (the home page's counts of rare rows:
+    each filter narrows to a few rows through its own index first)."""
+    if scope.empty:
+        return 0
+    return _filtered(_in_scope(scope), filters).count()
 
 
 def visible_to_department(case: Case, department_ids: frozenset[int] | set[int]) -> bool:
@@ -184,15 +203,63 @@ class Queue:
     awaiting_callback: int
 
 
+QUEUE_NAMES = ("open", "due_soon", "overdue", "awaiting_callback")
+
+
+def my_queue_aggregates(user: Any, now: dt.datetime, prefix: str = "") -> dict[str, Any]:
+    """The counters of ``my_queue`` as ``aggregate`` arguments over open cases (``prefix`` names them apart when
+    they share a query with other counters, as on a community's home page)."""
+    mine = mine_q(user)
+    return {
+        f"{prefix}open": Count("id", filter=mine),
+        f"{prefix}due_soon": Count("id", filter=mine & due_soon_q(now)),
+        f"{prefix}overdue": Count("id", filter=mine & overdue_q(now)),
+        f"{prefix}awaiting_callback": Count("id", filter=mine & Q(status__in=CALLBACK)),
+    }
+
+
+def queue_from(row: dict[str, Any], prefix: str = "") -> Queue:
+    return Queue(**{name: int(row[prefix + name] or 0) for name in QUEUE_NAMES})
+
+
 def my_queue(user: Any, now: dt.datetime | None = None) -> Queue:
     """Counts for the user's work: cases assigned to them, and their departments' cases nobody has taken yet.
 
     One aggregate query over the partial "open" indexes."""
     now = now or timezone.now()
-    counts = Case.objects.filter(_mine_q(user), status__in=list(OPEN)).aggregate(
-        open=Count("id"),
-        due_soon=Count("id", filter=_due_soon_q(now)),
-        overdue=Count("id", filter=_overdue_q(now)),
-        awaiting_callback=Count("id", filter=Q(status__in=CALLBACK)),
+    row = Case.objects.filter(mine_q(user), status__in=list(OPEN)).aggregate(**my_queue_aggregates(user, now))
+    return queue_from(row)
+
+
+def can_enter_cases(user: Any) -> bool:
+    """登记诉求 is for posts whose case scope covers places (a region, grid, building or unit): not for those who
+    only see a department's cases (department handlers) or the cases handed to them (property managers)."""
+    scope = access.scope_for(user, access.Cap.CASE_VIEW)
+    return scope.everything or bool(
+        scope.region_ranges or scope.region_ids or scope.grid_ids or scope.building_ids or scope.unit_ids
     )
-    return Queue(**counts)
+
+
+QUEUE_PARTS = (
+    "open",
+    "due_soon",
+    "overdue",
+    "awaiting_callback",
+)  # the fields of ``Queue``, each a list filter
+
+
+def my_queue_cases(user: Any, part: str, *, now: dt.datetime | None = None, limit: int = 50) -> list[Case]:
+    """The cases one count of ``my_queue`` counts (``part`` in ``QUEUE_PARTS``), deadline first: the list a
+    count on a home page opens, so the number and the list always agree."""
+    now = now or timezone.now()
+    extra = {
+        "open": Q(),
+        "due_soon": due_soon_q(now),
+        "overdue": overdue_q(now),
+        "awaiting_callback": Q(status__in=CALLBACK),
+    }[part]
+    return list(
+        Case.objects.filter(mine_q(user), extra, status__in=list(OPEN))
+        .select_related("category", "grid", "building")
+        .order_by("resolve_due_at", "id")[:limit]
+    )

@@ -59,6 +59,7 @@ from linli.core.crypto import cipher
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.notifications import services as notifications
 from linli.notifications.choices import Channel as NotifyChannel
+from linli.notifications.inbox import InboxKind
 from linli.org import access
 from linli.org.access import Cap
 from linli.org.choices import PostKind
@@ -66,6 +67,7 @@ from linli.org.models import Department, Post
 from linli.registry.models import Building, Grid, Household, Resident, Unit
 
 CASE = "cases.case"
+URGENT_REASON_MAX = 100  # a resident's short reason for marking a report 情况紧急
 
 # Which capability each action needs over the case.
 ACTION_CAP: dict[str, str] = {
@@ -144,6 +146,7 @@ def case_create(
     photos: Sequence[Any] = (),
     patrol: PatrolLog | None = None,
     suggestion: routing.Suggestion | None = None,
+    urgent_reason: str = "",
 ) -> Case:
     """Create a case from any channel, with its number, deadlines, triage defaults, timeline and audit rows.
 
@@ -160,12 +163,18 @@ def case_create(
     The routing suggestion (the classifier's, ``intake.intake_suggestion``) is computed before the write
     transaction, never under its lock (ADR 0027); a caller that wraps this in a transaction of its own computes it
     first and passes ``suggestion``. A confident suggestion triages the case at once only on an auto-routed
-    channel, and never when a signed-in staff member entered the case: the category they picked stands."""
+    channel, and never when a signed-in staff member entered the case: the category they picked stands.
+
+    ``urgent_reason`` (a resident marking the report 情况紧急, with ``urgency="urgent"``) is the create entry's
+    note; urgency alone never makes an emergency (only the category's emergency rule does)."""
     if _is_user(actor) and not access.can(actor, Cap.CASE_VIEW, grid):
         raise NotFound("网格不存在或不在您的管辖范围内", field="grid")
     if patrol is not None and patrol.grid_id != grid.pk:
         raise LinliError("巡查记录与所选网格不一致", field="patrol")
     checked = attachments.check_photos(photos, public=not _is_user(actor)) if photos else []
+    urgent_reason = clean_text(
+        urgent_reason, "紧急情况说明", URGENT_REASON_MAX, required=False, field="urgent_reason"
+    )
     intake = check_intake(
         channel=channel,
         category=category,
@@ -240,6 +249,7 @@ def case_create(
             actor=who,
             at=now,
             to_status=Status.SUBMITTED,
+            note=f"情况紧急：{urgent_reason}" if urgent_reason else "",
             data={
                 "channel": channel,
                 "category": category.code,
@@ -270,6 +280,11 @@ def case_create(
                 data={"category": suggestion.category, "suggestion": suggestion},
             )
             events.append(routed)
+        from linli.cases import property_service
+
+        # 物业服务: to the compound's property manager, when it has one.
+        if property_service.route_new_case(case, filed_as=category, source=source):
+            events.append(CaseEvent.objects.filter(case_id=case.pk).latest("id"))
     case._created = True  # type: ignore[attr-defined]
     case._events = events  # type: ignore[attr-defined]  # its timeline so far, for the caller's answer
     return case
@@ -889,13 +904,19 @@ def _follow_up(case: Case, action: str, actor: Any) -> None:
                 recipient=user,
                 subject=subject.format(**values),
                 body=body.format(**values),
-                payload={"case": case.pk, "number": case.number, "action": str(action)},
+                payload={
+                    "case": case.pk,
+                    "number": case.number,
+                    "action": str(action),
+                    "kind": InboxKind(str(action)),  # assign / reopen
+                },
                 dedupe_key=f"case:{case.pk}:{action}:v{case.version}:u{user.pk}",
             )
     if action == Action.RESOLVE or case.status == Status.CLOSED:
         from linli.cases import feedback
 
         if action == Action.RESOLVE:
+            feedback.tell_reporter(case)  # the case's own reporter: the outcome and the link to rate it
             feedback.tell_merged_reporters(case)
         else:
             feedback.record_outcome_on_merged(case)

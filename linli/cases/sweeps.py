@@ -51,6 +51,7 @@ from linli.cases.choices import (
 from linli.cases.models import Case, Supervision, SweepFailure, Whistle, WhistleStatus
 from linli.core.errors import ConflictError
 from linli.notifications import services as notifications
+from linli.notifications.inbox import InboxKind
 from linli.org.choices import PostKind
 from linli.org.models import Post
 from linli.registry.models import Region
@@ -180,7 +181,13 @@ def _issue(
             recipient=user,
             subject=subject,
             body=body,
-            payload={"case": case.pk, "number": case.number, "step": step, "level": level},
+            payload={
+                "case": case.pk,
+                "number": case.number,
+                "step": step,
+                "level": level,
+                "kind": InboxKind(level),  # yellow / red
+            },
             dedupe_key=f"case:{case.pk}:{step}:{level}{suffix}:u{user.pk}",
         )
     return notice
@@ -464,7 +471,13 @@ def _whistle_red(whistle: Whistle, now: dt.datetime, people: People) -> bool:
                 f"社区就诉求“{case.title}”（{case.number}）向{department.name}吹哨，报到时限 "
                 f"{_local(whistle.report_due_at)} 已过，尚未报到。请立即报到并办理。"
             ),
-            payload={"case": case.pk, "number": case.number, "whistle": whistle.pk, "level": "red"},
+            payload={
+                "case": case.pk,
+                "number": case.number,
+                "whistle": whistle.pk,
+                "level": "red",
+                "kind": InboxKind.RED,
+            },
             dedupe_key=f"whistle:{whistle.pk}:late:u{user.pk}",
         )
     return True

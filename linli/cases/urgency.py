@@ -33,6 +33,7 @@ from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDen
 from linli.core.masking import mask_phone
 from linli.notifications import services as notifications
 from linli.notifications.choices import Channel as NotifyChannel
+from linli.notifications.inbox import InboxKind
 from linli.org import access
 from linli.org.access import Cap
 from linli.org.choices import PostKind
@@ -145,7 +146,13 @@ def _push(case: Case, alarm: Alarm, level: int, now: dt.datetime, *, red: bool) 
         if not red
         else f"诉求 {case.number}（{place}）{alarm.reason}，推送后无人接警确认，已升级至{AlarmLevel(level).label}，请立即处置。"
     )
-    payload = {"case": case.pk, "number": case.number, "alarm": alarm.pk, "level": level}
+    payload = {
+        "case": case.pk,
+        "number": case.number,
+        "alarm": alarm.pk,
+        "level": level,
+        "kind": InboxKind.EMERGENCY,
+    }
     users: dict[int, Any] = {}
     phones: dict[str, str] = {}  # digits → who (for the dedupe key)
     for post in posts:

@@ -35,6 +35,7 @@ from linli.cases.selectors import visible_to_department
 from linli.core import workdays
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
 from linli.notifications import services as notifications
+from linli.notifications.inbox import InboxKind
 from linli.org import access
 from linli.org.access import Cap
 from linli.org.choices import PostKind
@@ -197,7 +198,12 @@ def whistle(
                             f"社区就诉求“{case.title}”（{case.number}）向{department.name}吹哨：{reason}。"
                             f"请于 {_local(report_due)} 前报到，{_local(finish_due)} 前办结。"
                         ),
-                        payload={"case": case.pk, "number": case.number, "whistle": row.pk},
+                        payload={
+                            "case": case.pk,
+                            "number": case.number,
+                            "whistle": row.pk,
+                            "kind": InboxKind.WHISTLE,
+                        },
                         dedupe_key=f"whistle:{row.pk}:called:u{user.pk}",
                     )
     except IntegrityError as exc:  # another whistle to the same department committed meanwhile
@@ -337,7 +343,7 @@ def withdraw(*, whistle: Whistle, actor: Any, version: int, note: str, source: s
                 recipient=user,
                 subject=f"【撤回吹哨】诉求 {done.case.number} 已撤回对{done.department.name}的吹哨",
                 body=note,
-                payload={"case": done.case_id, "whistle": done.pk},
+                payload={"case": done.case_id, "whistle": done.pk, "kind": InboxKind.WHISTLE},
                 dedupe_key=f"whistle:{done.pk}:withdrawn:u{user.pk}",
             )
     return done
@@ -358,6 +364,12 @@ def _tell_caller(whistle: Whistle, subject: str, *, body: str = "", late: bool =
             recipient=user,
             subject=subject + ("（逾期报到）" if late else ""),
             body=body or subject,
-            payload={"case": case.pk, "number": case.number, "whistle": whistle.pk, "status": whistle.status},
+            payload={
+                "case": case.pk,
+                "number": case.number,
+                "whistle": whistle.pk,
+                "status": whistle.status,
+                "kind": InboxKind.WHISTLE,
+            },
             dedupe_key=f"whistle:{whistle.pk}:{whistle.status}:u{user.pk}",
         )

@@ -237,6 +237,9 @@ LINLI_2FA_REQUIRED_POSTS = [
 ]
 LINLI_2FA_ENFORCE = env_bool("LINLI_2FA_ENFORCE", True)
 LINLI_2FA_POLICY = "linli.org.logins.requires_two_factor"  # posts live in linli.org, a layer above accounts
+# Where a user starts after signing in without asking for a page: field posts on a phone start on the phone pages
+# (``linli.console.phone``); None from the function means LOGIN_REDIRECT_URL. Named here: accounts is a lower layer.
+LINLI_LOGIN_LANDING = "linli.console.phone.login_landing"
 OTP_TOTP_ISSUER = env_str("LINLI_2FA_ISSUER", "邻里")
 
 # Office hours in TIME_ZONE that working-hour deadlines count (see linli/core/workdays.py): "HH:MM-HH:MM,…".
@@ -268,6 +271,8 @@ SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 TIME_ZONE = "Asia/Shanghai"
+# Date input formats ISO first (``<input type="date">`` takes nothing else), thousands grouped by 3 (intcomma).
+FORMAT_MODULE_PATH = ["linli.config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -294,6 +299,11 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 LINLI_IMPORT_UPLOAD_MAX_HOURS = env_int("LINLI_IMPORT_UPLOAD_MAX_HOURS", 24)
 # A household not verified within this many days is shown as stale ("5项基础信息" are refreshed monthly).
 LINLI_STALE_DAYS = env_int("LINLI_STALE_DAYS", 31)
+# Street, county and city home pages read counts the monitor refreshes this often (linli.cases.dashboard);
+# a community's page and smaller ones count live.
+LINLI_DASHBOARD_REFRESH_SECONDS = env_int("LINLI_DASHBOARD_REFRESH_SECONDS", 60)
+# … and residents, households and key groups (which change slowly) this often.
+LINLI_POPULATION_REFRESH_SECONDS = env_int("LINLI_POPULATION_REFRESH_SECONDS", 600)
 
 # Notifications (linli.notifications): e-mail over SMTP when EMAIL_HOST is set, else printed to the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "")

@@ -9,6 +9,7 @@ from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
+from linli.console.person_picker import PersonPicker
 from linli.org.choices import PostKind
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus
 from linli.registry.models import Grid, KeyGroup
@@ -257,7 +258,12 @@ class PostAssignForm(forms.Form):
     filled (and refilled by htmx) with the places in the user's granting scope."""
 
     kind = forms.ChoiceField(label=_("岗位"), choices=PostKind.choices)
-    username = forms.CharField(label=_("任职人账号"), max_length=150)
+    username = forms.CharField(
+        label=_("任职人"),
+        max_length=150,
+        widget=PersonPicker,
+        error_messages={"required": _("请搜索并选择任职人")},
+    )
     place_type = forms.ChoiceField(label=_("地点类型"), choices=PLACE_TYPES, initial="grid")
     place = forms.IntegerField(label=_("所在位置"), widget=forms.Select)
     full_time = forms.BooleanField(label=_("专职"), required=False, initial=True)

@@ -10,6 +10,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from linli.cases import numbering
 from linli.cases.choices import (
     AttributeType,
     Channel,
@@ -72,6 +73,9 @@ class CaseFilterForm(forms.Form):
     overdue = forms.BooleanField(required=False)
     due_soon = forms.BooleanField(required=False)
     callback = forms.BooleanField(required=False)
+    whistle = forms.BooleanField(required=False)  # whistled, a department has not reported yet
+    extension = forms.BooleanField(required=False)  # a pending extension request the user decides
+    region = forms.IntegerField(required=False, min_value=1)  # a street or community (the home page's map)
     status = forms.ChoiceField(required=False, choices=[("", _("全部状态")), *Status.choices])
     category = forms.IntegerField(required=False, min_value=1)
     grid = forms.IntegerField(required=False, min_value=1)
@@ -176,12 +180,12 @@ class CallbackForm(VersionedForm):
 
 
 class MergeForm(VersionedForm):
-    into = forms.CharField(
-        label=_("合并到诉求编号"),
-        max_length=24,
-        widget=forms.TextInput(attrs={"placeholder": "如 20261122-0001"}),
-    )
+    into = forms.CharField(label=_("合并到诉求编号"), max_length=24)
     note = forms.CharField(label=_("说明"), required=False, max_length=NOTE_MAX, widget=_textarea(2))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["into"].widget.attrs["placeholder"] = _("如 %(n)s") % {"n": numbering.example()}
 
 
 class RevealForm(forms.Form):
@@ -311,11 +315,18 @@ class CategoryForm(forms.Form):
     parent = forms.TypedChoiceField(label=_("上级分类"), coerce=int, required=False, empty_value=None)
     description = forms.CharField(label=_("说明"), max_length=300, required=False)
     default_level = forms.ChoiceField(label=_("默认处置层级"), choices=HandlingLevel.choices)
-    default_department_code = forms.CharField(
-        label=_("默认职能部门代码"),
-        max_length=32,
+    default_department_code = forms.ChoiceField(
+        label=_("默认职能部门"),
         required=False,
-        help_text=_("如 zhujian（住建局）；处置层级为职能部门时必填"),
+        help_text=_("处置层级为职能部门时必选；列表中没有的部门请先在“职能部门”中添加"),
+        error_messages={
+            "invalid_choice": _("还没有代码为“%(value)s”的职能部门，请先在“职能部门”中添加，或改选已有部门")
+        },
+    )
+    property_service = forms.BooleanField(
+        label=_("物业服务类"),
+        required=False,
+        help_text=_("在有物业经理的小区（网格）反映时，自动派给该小区的物业经理办理"),
     )
     accept_within = forms.IntegerField(label=_("受理时限"), min_value=1, max_value=10000)
     accept_unit = forms.ChoiceField(label=_("受理时限单位"), choices=TimeUnit.choices)
@@ -366,10 +377,19 @@ class CategoryForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, parents: list[tuple[Any, str]], editing: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        parents: list[tuple[Any, str]],
+        departments: list[tuple[str, str]] | None = None,
+        editing: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["parent"]).choices = [("", _("（无，作为一级分类）")), *parents]
+        cast(forms.ChoiceField, self.fields["default_department_code"]).choices = [
+            ("", _("（不指定）")),
+            *(departments or []),
+        ]
         if editing:
             self.fields["code"].disabled = True
         else:

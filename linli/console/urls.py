@@ -43,10 +43,12 @@ urlpatterns = [
     path("org/posts/", views_org.posts, name="org_posts"),
     path("org/posts/assign/", views_org.post_assign, name="org_post_assign"),
     path("org/posts/places/", views_org.post_places, name="org_post_places"),
+    path("org/posts/people/", views_org.post_people, name="org_post_people"),
     path("org/posts/<int:pk>/end/", views_org.post_end, name="org_post_end"),
     path("org/party/", views_org.party, name="org_party"),
     path("org/party/<int:pk>/", views_org.party_org, name="org_party_org"),
     path("org/party/<int:pk>/children/", views_org.party_org_child, name="org_party_child"),
+    path("org/party/<int:pk>/tree/", views_org.party_children, name="org_party_children"),
     path("org/party/<int:pk>/members/", views_org.party_member_add, name="org_party_member_add"),
     path("org/departments/", views_org.departments, name="org_departments"),
     # Appeals (诉求), metrics (三率), QR sheets and API keys: each area keeps its own URL module.
@@ -56,5 +58,7 @@ urlpatterns = [
     path("", include("linli.console.urls_apikeys")),
     path("", include("linli.console.urls_top_issues")),
     path("", include("linli.console.urls_hotspots")),
+    path("", include("linli.console.urls_inbox")),  # the message centre (消息中心)
     path("", include("linli.console.urls_logins")),  # administrators' resets of staff logins
+    path("", include("linli.console.urls_staff")),  # staff accounts of one's area (账号管理)
 ]

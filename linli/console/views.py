@@ -3,7 +3,6 @@ selectors and services; business errors come back as messages next to the form."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,7 +22,8 @@ from django.views.decorators.http import require_POST
 
 from linli.audit import services as audit
 from linli.audit.models import ChangeRecord
-from linli.cases import selectors as case_selectors
+from linli.console import resident_record
+from linli.console.dashboard import home_context
 from linli.console.forms import MoveOutForm, ResidentForm, ResidentSearchForm, RevealForm, VerifyForm
 from linli.console.places import (
     Crumb,
@@ -34,8 +34,9 @@ from linli.console.places import (
     region_chain,
     region_visible,
 )
-from linli.console.templatetags.console_tags import age_of
+from linli.console.templatetags.console_tags import age_of, nav_roots
 from linli.core.errors import ConflictError, LinliError, PermissionDenied
+from linli.core.natural import by_name, natural_rooms, natural_sorted
 from linli.core.scope import Scope
 from linli.org import access
 from linli.org import selectors as org_selectors
@@ -43,6 +44,7 @@ from linli.org.access import Cap
 from linli.registry import selectors, services
 from linli.registry.choices import IdKind, PoliticalStatus, Relation, ResidenceType, ResidentStatus, Sex
 from linli.registry.models import Building, Household, KeyGroup, Region, Residence, Resident
+from linli.registry.population import population
 
 View = Callable[..., HttpResponseBase]
 
@@ -76,49 +78,19 @@ def client_ip(request: HttpRequest) -> str | None:
 # ---------------------------------------------------------------- home
 
 
-def _age_cutoff(years: int) -> dt.date:
-    today = timezone.localdate()
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:
-        return today.replace(year=today.year - years, day=28)
-
-
 @console_view
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role's home page: what waits for its decision in its area (``linli.console.dashboard``), its own
+    queue, and the ledger's numbers."""
     user = request.user
     scope = access.scope_for(user, Cap.VIEW)
-    # "My queue" (appeals): counts that link to the filtered case list.
-    queue = case_selectors.my_queue(user) if access.can(user, Cap.CASE_VIEW) else None
-    ctx: dict[str, Any] = {
-        "menu": "home",
-        "has_scope": not scope.empty or queue is not None,
-        "has_registry": not scope.empty,
-        "queue": queue,
-    }
+    # Appeals: the area's decisions and "my queue", counts that link to the filtered case list.
+    ctx: dict[str, Any] = {"menu": "home", **home_context(user)}
+    ctx.update(has_scope=not scope.empty or ctx["queue"] is not None, has_registry=not scope.empty)
     if not scope.empty:
-        residents = scope.apply(Resident.objects.filter(status=ResidentStatus.ACTIVE))
-        households = scope.apply(Household.objects.all())
-        groups = list(KeyGroup.objects.filter(active=True))
-        tag_rows = (
-            residents.filter(residentkeygroup__key_group__in=[g for g in groups if not g.min_age])
-            .values("residentkeygroup__key_group")
-            .annotate(n=Count("id"))
-        )
-        tagged = {row["residentkeygroup__key_group"]: row["n"] for row in tag_rows}
-        group_counts = []
-        for group in groups:
-            if group.min_age:
-                n = residents.filter(birth_date__lte=_age_cutoff(group.min_age)).count()
-            else:
-                n = tagged.get(group.pk, 0)
-            group_counts.append((group, n))
         ctx.update(
-            resident_count=residents.count(),
-            household_count=households.count(),
-            stale_count=households.filter(selectors.stale_q()).count(),
-            group_counts=group_counts,
-            roots=selectors.place_roots(scope=scope),
+            population=population(scope),
+            roots=nav_roots(request),
             can_import=access.can(user, Cap.IMPORT),
             stale_days=settings.LINLI_STALE_DAYS,
         )
@@ -134,7 +106,9 @@ def places(request: HttpRequest) -> HttpResponse:
     roots = selectors.place_roots(scope=scope)
     buildings: list[Building] = []
     if not roots and scope.building_ids:
-        buildings = list(scope.apply(Building.objects.select_related("grid")).order_by("grid__code", "name"))
+        buildings = natural_sorted(
+            scope.apply(Building.objects.select_related("grid")), lambda b: b.grid.code, by_name
+        )
     return render(request, "console/places.html", {"menu": "places", "roots": roots, "buildings": buildings})
 
 
@@ -168,10 +142,11 @@ def place_grid(request: HttpRequest, pk: int) -> HttpResponse:
     grid = selectors.grids_in_scope(scope=scope).filter(pk=pk).first()
     if grid is None:
         raise Http404
-    buildings = list(
-        scope.apply(Building.objects.filter(grid=grid))
-        .annotate(n_households=Count("households", distinct=True))
-        .order_by("name")
+    buildings = natural_sorted(
+        scope.apply(Building.objects.filter(grid=grid)).annotate(
+            n_households=Count("households", distinct=True)
+        ),
+        by_name,
     )
     return render(
         request,
@@ -186,13 +161,12 @@ def place_building(request: HttpRequest, pk: int) -> HttpResponse:
     building = scope.apply(Building.objects.select_related("grid__community")).filter(pk=pk).first()
     if building is None:
         raise Http404
-    households = list(
+    households = natural_rooms(
         scope.apply(Household.objects.filter(building=building))
         .select_related("unit")
         .annotate(
             member_count=Coalesce(Count("residents", distinct=True), 0),
         )
-        .order_by("unit__name", "door_number")
     )
     return render(
         request,
@@ -356,6 +330,7 @@ def _resident_context(request: HttpRequest, scope: Scope, resident: Resident, **
         "move_out_form": MoveOutForm(initial={"on": timezone.localdate()}) if can_change else None,
         "party_member": org_selectors.party_members(scope=scope).filter(resident=resident).first(),
         "resident_posts": list(org_selectors.posts_list(scope=scope).filter(resident=resident)),
+        **resident_record.record_context(user, resident),
     }
     ctx.update(extra)
     return ctx

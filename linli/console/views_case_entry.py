@@ -16,13 +16,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from linli.cases import services
+from linli.cases import attributes, categories, services
+from linli.cases import selectors as case_selectors
+from linli.cases.attributes import InvalidAttribute
 from linli.cases.choices import Channel
 from linli.cases.models import Category
 from linli.console import forms_cases as f
 from linli.console.views import int_or_none
-from linli.console.views_cases import MAX_OPTIONS, case_view, category_choices, put_error
+from linli.console.views_cases import MAX_OPTIONS, case_view, put_error
 from linli.core.errors import ConflictError, LinliError, PermissionDenied
+from linli.core.natural import by_name, natural_rooms, natural_sorted
 from linli.core.scope import Scope
 from linli.org import access
 from linli.org.access import Cap
@@ -64,11 +67,11 @@ def _entry_places(scope: Scope, grid_id: int | None, building_id: int | None) ->
     units: list[Unit] = []
     households: list[Household] = []
     if grid is not None:
-        buildings = list(Building.objects.filter(grid=grid).order_by("name")[:MAX_OPTIONS])
+        buildings = natural_sorted(Building.objects.filter(grid=grid).order_by("name")[:MAX_OPTIONS], by_name)
         building = next((b for b in buildings if b.pk == building_id), None)
         if building is not None:
-            units = list(Unit.objects.filter(building=building).order_by("name"))
-            households = list(
+            units = natural_sorted(Unit.objects.filter(building=building), by_name)
+            households = natural_rooms(
                 scope.apply(Household.objects.filter(building=building))
                 .select_related("unit")
                 .order_by("unit__name", "door_number")[:MAX_OPTIONS]
@@ -94,7 +97,7 @@ def _entry_form(scope: Scope, data: Any = None, files: Any = None, initial: Any 
         buildings=places.buildings,
         units=places.units,
         households=places.households,
-        categories=category_choices(),
+        categories=categories.grouped_choices(categories.problem_categories()),
     )
 
 
@@ -109,7 +112,33 @@ def _resident_matches(request: HttpRequest, q: str) -> list[Any]:
     return registry_selectors.resident_list(scope=view, filters=filters, limit=10)
 
 
+def _attribute_sets(
+    form: f.StaffEntryForm, error: InvalidAttribute | None = None
+) -> list[attributes.FieldSet]:
+    """The extra fields of every problem category, the chosen one's shown (cases/_attributes_fields.html)."""
+    return attributes.field_sets(
+        categories.problem_categories(),
+        chosen=int_or_none(form["category"].value()),
+        data=form.data if form.is_bound else None,
+        error=error,
+    )
+
+
+def _reporter_conflict(resident: Any, data: dict[str, Any]) -> str:
+    """A ledger resident was picked and a different reporter typed as well: which one reported? Refused (the
+    typed name may repeat the resident's own; a typed phone never goes with a picked resident: theirs is on file)."""
+    name = (data.get("reporter_name") or "").strip()
+    if data.get("reporter_phone") or (name and name != resident.name):
+        return _(
+            "已从居民台账选择反映人“%(name)s”，又填写了另一位反映人的姓名或电话：请清空手工填写的姓名和电话，"
+            "或取消台账选择后手工填写"
+        ) % {"name": resident.name}
+    return ""
+
+
 def _entry_context(request: HttpRequest, form: f.StaffEntryForm, **extra: Any) -> dict[str, Any]:
+    if "attribute_sets" not in extra:
+        extra["attribute_sets"] = _attribute_sets(form)
     q = form["resident_q"].value() or ""
     chosen = int_or_none(form["resident"].value())
     picked = None
@@ -152,6 +181,8 @@ def _place_objects(scope: Scope, form: f.StaffEntryForm, data: dict[str, Any]) -
 @case_view
 def case_new(request: HttpRequest) -> HttpResponse:
     scope = access.require(request.user, Cap.CASE_VIEW)
+    if not case_selectors.can_enter_cases(request.user):
+        raise PermissionDenied(_("您的岗位只办理派来的诉求，不能登记新诉求；请由网格员或社区工作人员登记"))
     if request.method != "POST":
         initial = {"channel": Channel.STAFF_HOTLINE, "urgency": "normal"}
         initial |= {k: request.GET.get(k, "") for k in ("grid", "building", "channel") if k in request.GET}
@@ -166,6 +197,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         )
     form = _entry_form(scope, request.POST, request.FILES)
     status = 400
+    attribute_error: InvalidAttribute | None = None
     if form.is_valid():
         data = form.cleaned_data
         places = _place_objects(scope, form, data)
@@ -176,9 +208,22 @@ def case_new(request: HttpRequest) -> HttpResponse:
             )
             if reporter is None:
                 form.add_error(None, _("所选居民不在您的管辖范围内，请重新查找"))
-        category = Category.objects.filter(pk=data["category"], active=True).first()
+            elif conflict := _reporter_conflict(reporter, data):
+                form.add_error("reporter_name", conflict)
+        category = (
+            Category.objects.filter(pk=data["category"], active=True)
+            .exclude(code=categories.WISH_CATEGORY)
+            .first()
+        )
+        answers: dict[str, Any] = {}
         if category is None:
             form.add_error("category", _("请选择一个启用中的问题分类"))
+        else:
+            try:
+                answers = attributes.form_values(category, request.POST)
+            except InvalidAttribute as exc:
+                attribute_error = exc
+                form.add_error(None, str(exc))
         if places is not None and category is not None and not form.errors:
             try:
                 case = services.case_create(
@@ -194,6 +239,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
                     reporter_phone=data["reporter_phone"],
                     idempotency_key=data["idempotency_key"],
                     photos=data.get("photos") or [],
+                    attributes=answers,
                     **places,
                 )
             except PermissionDenied:
@@ -209,7 +255,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.info(request, _("该诉求已登记（%(n)s），未重复创建") % {"n": case.number})
                 return redirect("console:case", pk=case.pk)
-    return render(request, "console/cases/new.html", _entry_context(request, form), status=status)
+    context = _entry_context(request, form, attribute_sets=_attribute_sets(form, attribute_error))
+    return render(request, "console/cases/new.html", context, status=status)
 
 
 @case_view

@@ -30,6 +30,7 @@ from linli.cases import (
     attachments,
     deadlines,
     extensions,
+    numbering,
     routing,
     selectors,
     services,
@@ -250,6 +251,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         mine=user if p.get("mine") else None,
         channel=p.get("channel") or "",
         q=p.get("q") or "",
+        whistle_waiting=bool(p.get("whistle")),
+        extension_decider=user if p.get("extension") else None,
+        region=_region_filter(scope, p.get("region")),
     )
     rows = selectors.case_list_for(scope, filters, after_id=p.get("after"), limit=PAGE + 1)
     has_next = len(rows) > PAGE
@@ -274,9 +278,21 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "next_after": rows[-1].pk if has_next and rows else None,
         "is_first_page": not p.get("after"),
         "any_filter": any(v for k, v in p.items() if k != "after"),
+        "can_enter": selectors.can_enter_cases(user),  # 登记诉求 (not for department handlers)
+        "number_example": numbering.example(),  # the search box's placeholder matches real numbers
     }
     template = "console/cases/_rows.html" if request.htmx else "console/cases/list.html"  # type: ignore[attr-defined]
     return render(request, template, ctx)
+
+
+def _region_filter(scope: Scope, region_id: int | None) -> Region | None:
+    """A street or community of the user's scope to narrow the list to (the home page's map links here)."""
+    if region_id is None:
+        return None
+    region = Region.objects.filter(pk=region_id, level__in=["street", "community"]).first()
+    if region is None or not (scope.everything or scope.covers_region(region.code, region.level)):
+        raise Http404
+    return region
 
 
 def _departments_for_filter(scope: Scope) -> list[Department]:
@@ -486,8 +502,9 @@ def _timeline(case: Case, photos: list[Any]) -> list[dict[str, Any]]:
 
 
 SATISFACTION = dict(Satisfaction.choices)
-UNITS = {str(k): str(v) for k, v in TimeUnit.choices}
-STATUS_LABELS = {str(k): str(v) for k, v in Status.choices}
+# Labels stay lazy: a str() here would freeze them in the language active at import time.
+UNITS = {str(k): v for k, v in TimeUnit.choices}
+STATUS_LABELS = {str(k): v for k, v in Status.choices}
 LEVELS = dict(HandlingLevel.choices)
 
 
@@ -614,6 +631,31 @@ def _done(request: HttpRequest, case: Case, message: str) -> HttpResponse:
     return redirect("console:case", pk=case.pk)
 
 
+def _merge(request: HttpRequest, case: Case, form: Any) -> HttpResponse:
+    """合并 in two steps: the first post shows both cases and asks (nothing written); the second (``confirm``)
+    merges and says which case went into which, on the page of the case it went into."""
+    try:
+        target = _transition_data(Action.MERGE, case, request.user, form.cleaned_data)["into"]
+        if request.POST.get("confirm") != "1":
+            confirm = {"into": target, "note": form.cleaned_data.get("note") or ""}
+            return _render_detail(request, case, merge_confirm=confirm)
+        _act(Action.MERGE, case, request.user, form.cleaned_data)
+    except (NotFound, PermissionDenied):
+        raise
+    except ConflictError:
+        return _conflict(request, case.pk, (request.POST.get("note") or "").strip())
+    except LinliError as exc:
+        put_error(form, exc)
+        return _render_detail(request, case, status=400, open_action=Action.MERGE, open_form=form)
+    messages.success(
+        request, _("已将诉求 %(src)s 合并到 %(dst)s") % {"src": case.number, "dst": target.number}
+    )
+    url = reverse("console:case", args=[target.pk])
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
 @require_POST
 @case_view
 def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -629,6 +671,8 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             raise PermissionDenied(_("您没有权限对该诉求执行此操作"))
         return _conflict(request, pk, typed)
     form = _action_form(action, case, request.POST, request.FILES)
+    if form.is_valid() and action == Action.MERGE:
+        return _merge(request, case, form)
     if form.is_valid():
         try:
             _act(action, case, request.user, form.cleaned_data)

@@ -27,7 +27,8 @@ FIELD_LABELS = {
     "parent_id": "上级分类",
     "description": "说明",
     "default_level": "默认处置层级",
-    "default_department_code": "默认职能部门代码",
+    "default_department_code": "默认职能部门",
+    "property_service": "物业服务类",
     "accept_within": "受理时限",
     "accept_unit": "受理时限单位",
     "resolve_within": "办结时限",
@@ -72,6 +73,11 @@ def _parents(exclude: Category | None = None) -> list[tuple[int, str]]:
     ]
 
 
+def _departments(category: Category) -> list[tuple[str, str]]:
+    """The department picker; the category's own code stays listed (marked when no department has it)."""
+    return service.department_choices(keep=category.default_department_code)
+
+
 def _put_errors(form: Any, exc: LinliError) -> None:
     errors = getattr(exc, "errors", None) or {getattr(exc, "field", None): str(exc)}
     for field, message in errors.items():
@@ -105,6 +111,7 @@ def _category_input(
         description=data.get("description") or "",
         default_level=data["default_level"],
         default_department_code=data.get("default_department_code") or "",
+        property_service=bool(data.get("property_service")),
         accept_within=data["accept_within"],
         accept_unit=data["accept_unit"],
         resolve_within=data["resolve_within"],
@@ -147,11 +154,11 @@ def _history(category: Category) -> list[dict[str, Any]]:
 @console_view
 def category_list(request: HttpRequest) -> HttpResponse:
     _require(request)
-    return render(
-        request,
-        "console/categories/list.html",
-        {"menu": "categories", "rows": service.category_tree()},
-    )
+    rows = service.category_tree()
+    names = service.department_names()
+    for row in rows:  # the department's name, or None when its code names no department (shown as missing)
+        setattr(row.category, "department_name", names.get(row.category.default_department_code))  # noqa: B010
+    return render(request, "console/categories/list.html", {"menu": "categories", "rows": rows})
 
 
 @console_view
@@ -159,7 +166,7 @@ def category_new(request: HttpRequest) -> HttpResponse:
     _require(request)
     status = 200
     if request.method == "POST":
-        form = CategoryForm(request.POST, parents=_parents())
+        form = CategoryForm(request.POST, parents=_parents(), departments=service.department_choices())
         status = 400
         if form.is_valid():
             try:
@@ -190,7 +197,7 @@ def category_new(request: HttpRequest) -> HttpResponse:
         }
         if request.GET.get("parent", "").isdigit():
             initial["parent"] = int(request.GET["parent"])
-        form = CategoryForm(initial=initial, parents=_parents())
+        form = CategoryForm(initial=initial, parents=_parents(), departments=service.department_choices())
     return render(
         request,
         "console/categories/edit.html",
@@ -234,7 +241,11 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = CategoryForm(
-            request.POST, parents=_parents(category), editing=True, initial={"code": category.code}
+            request.POST,
+            parents=_parents(category),
+            departments=_departments(category),
+            editing=True,
+            initial={"code": category.code},
         )
         status = 400
         if form.is_valid():
@@ -254,6 +265,7 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = CategoryForm(
             parents=_parents(category),
+            departments=_departments(category),
             editing=True,
             initial={**service.category_values(category), "parent": category.parent_id},
         )
@@ -292,6 +304,7 @@ def _attribute(category: Category, aid: int) -> CategoryAttribute:
 def _readonly_form(category: Category) -> CategoryForm:
     return CategoryForm(
         parents=_parents(category),
+        departments=_departments(category),
         editing=True,
         initial={f: getattr(category, f) for f in CategoryForm.base_fields if f != "parent"}
         | {"parent": category.parent_id},

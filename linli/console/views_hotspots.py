@@ -144,6 +144,7 @@ def _detail_context(request: HttpRequest, issue: EmergingIssue, **extra: Any) ->
         "points": points,
         "unplaced": len(cases) - len(points),
         "tile_url": getattr(settings, "LINLI_MAP_TILE_URL", ""),
+        "buildings": issues.building_points(issue) if points else [],
         "events": issues.issue_events(issue),
         "supporters": issues.supporters_of(issue),
         "decisions": decisions,

@@ -74,7 +74,12 @@ class MetricsFilterForm(forms.Form):
         label=gettext_lazy("最少件数"), required=False, min_value=1, max_value=100000, initial=5
     )
 
+    # Picked from lists: a value not in the list (an old bookmark, a typo in a shared link) is dropped with a note
+    # and the default is used, rather than answering 400 with no report.
+    LISTED = ("period", "group_by", "rank_by", "category")
+
     def __init__(self, data: Any, *, categories: list[Category], scope: Scope) -> None:
+        data = data.copy()
         super().__init__(data)
         self.scope = scope
         names = {c.pk: c.name for c in categories}
@@ -85,6 +90,16 @@ class MetricsFilterForm(forms.Form):
         category = self.fields["category"]
         assert isinstance(category, forms.TypedChoiceField)
         category.choices = choices
+        self.ignored: list[str] = []
+        for name in self.LISTED:
+            value = data.get(name, "")
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            if value and not field.valid_value(value):
+                del data[name]
+                self.ignored.append(
+                    _("“%(f)s”的取值“%(v)s”无法识别，已按默认条件统计") % {"f": field.label, "v": value[:40]}
+                )
         self.chosen: Period | None = None
         self.place: Region | None = None
         self.grid_obj: Grid | None = None
@@ -228,6 +243,7 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
         "no_response_formula": NO_RESPONSE_FORMULA,
         "regions": selectors.visible_regions(scope),
         "state": RollupState.objects.filter(pk=1).first(),
+        "ignored": form.ignored,
     }
     if not form.is_valid() or form.chosen is None:
         return render(request, "console/metrics/page.html", ctx, status=400 if request.GET else 200)

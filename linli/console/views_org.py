@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,13 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from linli.accounts.models import User
 from linli.console.forms import PartyMemberForm, PartyOrgForm, PostAssignForm, PostEndForm
 from linli.console.places import region_chain
-from linli.console.views import console_view
+from linli.console.views import console_view, int_or_none
 from linli.core.errors import LinliError, PermissionDenied
+from linli.core.natural import NaturalKey, by_name, natural_key, natural_sorted
 from linli.core.scope import Scope
-from linli.org import access
+from linli.org import access, staff
 from linli.org import selectors as org_selectors
 from linli.org import services as org_services
 from linli.org.access import Cap
@@ -33,7 +34,7 @@ from linli.org.models import PartyMember, PartyOrg, Post
 from linli.registry import selectors as registry_selectors
 from linli.registry.models import Building, Grid, Region
 
-MAX_ROWS = 500
+POSTS_PAGE = 50
 MAX_PLACES = 1000
 LEVEL_ORDER = [level.value for level in PartyOrgLevel]
 CHILD_LEVEL = {
@@ -90,7 +91,7 @@ def place_choices(
         if isinstance(under, Grid):
             buildings = buildings.filter(grid=under)
         groups: dict[str, list[tuple[int, str]]] = {}
-        for b in buildings[:MAX_PLACES]:
+        for b in natural_sorted(buildings[:MAX_PLACES], lambda b: b.grid.code, by_name):
             groups.setdefault(b.grid.name, []).append((b.pk, b.name))
         return list(groups.items())
     return []
@@ -103,7 +104,7 @@ PLACE_MODELS: dict[str, type[Region] | type[Grid] | type[Building]] = {
 }
 
 
-def _place(place_type: str, pk: int | None) -> Region | Grid | Building | None:
+def chosen_place(place_type: str, pk: int | None) -> Region | Grid | Building | None:
     """The chosen place, unscoped: the service decides whether the user may act on it."""
     model = PLACE_MODELS.get(place_type)
     if model is None or pk is None:
@@ -128,15 +129,15 @@ def _place_of(post: Post) -> tuple[str, Any]:
 # ---------------------------------------------------------------- posts
 
 
-def _grantable(user: Any) -> list[str]:
+def grantable(user: Any) -> list[str]:
     """The kinds this user may grant that sit on a place the console's form offers (region, grid, building)."""
     return [k for k in org_services.grantable_kinds(user) if POST_PLACE[k][0] in PLACE_MODELS]
 
 
-def _assign_places(user: Any, place_type: str) -> list[Any]:
+def assign_places(user: Any, place_type: str) -> list[Any]:
     """The places of ``place_type`` inside the user's granting scope; regions only at levels a grantable kind
     sits on (a secretary is offered its community, never the county)."""
-    levels = {POST_PLACE[k][1] for k in _grantable(user) if POST_PLACE[k][0] == "region"}
+    levels = {POST_PLACE[k][1] for k in grantable(user) if POST_PLACE[k][0] == "region"}
     return place_choices(
         org_services.grant_scope(user), place_type, region_levels={lv for lv in levels if lv is not None}
     )
@@ -151,10 +152,9 @@ def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     qs = org_selectors.posts_list(scope=scope)
     if kind:
         qs = qs.filter(kind=kind)
-    rows = list(qs[: MAX_ROWS + 1])
-    truncated = len(rows) > MAX_ROWS
-    rows = rows[:MAX_ROWS]
-    kinds = _grantable(user)
+    page = Paginator(qs, POSTS_PAGE).get_page(int_or_none(request.GET.get("page")) or 1)
+    rows = list(page.object_list)
+    kinds = grantable(user)
     grant = org_services.grant_scope(user)
     can_manage = bool(kinds) and not grant.empty
     endable: set[int] = set()
@@ -170,7 +170,7 @@ def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "menu": "org_posts",
         "rows": rows,
-        "truncated": truncated,
+        "page": page,
         "kind": kind,
         "kinds": PostKind.choices,
         "can_manage": can_manage,
@@ -179,7 +179,7 @@ def _posts_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     if can_manage and "form" not in extra:
         ctx["form"] = PostAssignForm(
             initial={"started_on": timezone.localdate(), "place_type": "grid", "full_time": True},
-            places=_assign_places(user, "grid"),
+            places=assign_places(user, "grid"),
             kinds=kinds,
         )
     ctx.update(extra)
@@ -198,7 +198,7 @@ def post_places(request: HttpRequest) -> HttpResponse:
     place_type = request.GET.get("place_type", "grid")
     if place_type not in PLACE_MODELS:
         raise Http404
-    form = PostAssignForm(places=_assign_places(request.user, place_type))
+    form = PostAssignForm(places=assign_places(request.user, place_type))
     return render(request, "console/org/_place_select.html", {"form": form})
 
 
@@ -208,16 +208,19 @@ def post_assign(request: HttpRequest) -> HttpResponse:
     manage = access.require(request.user, Cap.ORG_MANAGE)
     place_type = request.POST.get("place_type", "")
     form = PostAssignForm(
-        request.POST, places=_assign_places(request.user, place_type), kinds=_grantable(request.user)
+        request.POST, places=assign_places(request.user, place_type), kinds=grantable(request.user)
     )
     status = 400
     error = ""
     if form.is_valid():
         data = form.cleaned_data
-        holder = User.objects.filter(username=data["username"].strip(), is_active=True).first()
-        place = _place(data["place_type"], data["place"])
+        holder = staff.person_for_post(request.user, data["username"])
+        place = chosen_place(data["place_type"], data["place"])
         if holder is None:
-            form.add_error("username", _("账号“%(name)s”不存在或已停用") % {"name": data["username"]})
+            form.add_error(
+                "username",
+                _("账号“%(name)s”不存在、已停用或不在您的管辖范围内") % {"name": data["username"]},
+            )
         elif place is None:
             form.add_error("place", _("请选择所在位置"))
         else:
@@ -244,6 +247,24 @@ def post_assign(request: HttpRequest) -> HttpResponse:
                 return redirect("console:org_posts")
     ctx = _posts_context(request, form=form, assign_error=error, assign_open=True)
     return render(request, "console/org/posts.html", ctx, status=status)
+
+
+PEOPLE_LIMIT = 20
+
+
+@console_view
+def post_people(request: HttpRequest) -> HttpResponse:
+    """htmx: the accounts matching ``username_q`` that the user may give a post (``org.staff``), as radio buttons."""
+    access.require(request.user, Cap.ORG_MANAGE)
+    q = request.GET.get("username_q", "").strip()[: staff.SEARCH_MAX]
+    found = list(staff.people_for_posts(request.user, q=q)[: PEOPLE_LIMIT + 1]) if q else []
+    context = {
+        "rows": staff.account_rows(request.user, found[:PEOPLE_LIMIT]),
+        "more": len(found) > PEOPLE_LIMIT,
+        "q": q,
+        "field_name": "username",
+    }
+    return render(request, "console/org/_people.html", context)
 
 
 @require_POST
@@ -291,8 +312,8 @@ def _member_counts(scope: Scope) -> dict[int, int]:
     return {row["org"]: row["n"] for row in rows}
 
 
-def _sort_key(node: PartyNode) -> tuple[int, str]:
-    return LEVEL_ORDER.index(node.org.level), node.org.name
+def _sort_key(node: PartyNode) -> tuple[int, NaturalKey]:
+    return LEVEL_ORDER.index(node.org.level), natural_key(node.org.name)
 
 
 def party_tree(scope: Scope) -> list[PartyNode]:
@@ -308,8 +329,19 @@ def party_tree(scope: Scope) -> list[PartyNode]:
     return sorted(roots, key=_sort_key)
 
 
+def _find_node(nodes: list[PartyNode], pk: int) -> PartyNode | None:
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if node.org.pk == pk:
+            return node
+        stack.extend(node.children)
+    return None
+
+
 @console_view
 def party(request: HttpRequest) -> HttpResponse:
+    """The tree's top organisations open with their children listed; deeper levels load when opened."""
     scope = access.require(request.user, Cap.VIEW)
     roots = party_tree(scope)
     return render(
@@ -317,6 +349,16 @@ def party(request: HttpRequest) -> HttpResponse:
         "console/org/party.html",
         {"menu": "org_party", "roots": roots, "total": sum(n.total for n in roots)},
     )
+
+
+@console_view
+def party_children(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the children of one organisation in scope (each closed), when its node is opened."""
+    scope = access.require(request.user, Cap.VIEW)
+    node = _find_node(party_tree(scope), pk)
+    if node is None:
+        raise Http404
+    return render(request, "console/org/_party_children.html", {"node": node})
 
 
 def _party_place(org: PartyOrg) -> Region | Grid | Building | None:
@@ -334,7 +376,7 @@ def _party_context(request: HttpRequest, org: PartyOrg, scope: Scope, **extra: A
     visible_ids = set(visible.filter(pk__in=[o.pk for o in chain]).values_list("pk", flat=True))
     members = list(org_selectors.party_members(scope=scope, org=org).select_related("resident__household"))
     counts = _member_counts(scope)
-    children = list(visible.filter(parent=org))
+    children = natural_sorted(visible.filter(parent=org), by_name)
     for child in children:
         child.member_count = counts.get(child.pk, 0)  # type: ignore[attr-defined]
     manage = access.scope_for(user, Cap.ORG_MANAGE)
@@ -405,7 +447,7 @@ def party_org_child(request: HttpRequest, pk: int) -> HttpResponse:
     form = PartyOrgForm(request.POST, places=place_choices(manage, place_type, under=_party_place(org)))
     error, status = "", 400
     if form.is_valid():
-        place = _place(place_type, form.cleaned_data["place"])
+        place = chosen_place(place_type, form.cleaned_data["place"])
         if place is None:
             form.add_error("place", _("请选择所在位置"))
         else:

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from linli.cases import place_codes
 from linli.console.views import console_view
+from linli.core.natural import by_name, natural_sorted
 from linli.org import access
 from linli.org.access import Cap
 from linli.registry import selectors
@@ -227,7 +228,9 @@ def _grid_for(request: HttpRequest, pk: int) -> tuple[Grid, list[Building]]:
     grid = selectors.grids_in_scope(scope=scope).filter(pk=pk).first()
     if grid is None:
         raise Http404
-    buildings = list(scope.apply(Building.objects.filter(grid=grid)).order_by("name")[: MAX_BUILDINGS + 1])
+    buildings = natural_sorted(
+        scope.apply(Building.objects.filter(grid=grid)).order_by("name")[: MAX_BUILDINGS + 1], by_name
+    )
     return grid, buildings
 
 

@@ -13,6 +13,10 @@ class CoreConfig(AppConfig):
 
         connection_created.connect(private_sqlite, dispatch_uid="linli.core.private_sqlite")
 
+        from linli.core import admin_names
+
+        admin_names.apply()
+
         # The database system check and the cipher recorded at the first migrate (ADR 0020).
         from django.db.models.signals import post_migrate
 

@@ -3,6 +3,8 @@
 A ``Scope`` is the set of places a user may act on for one capability; ``apply`` turns it into a filter on any
 model that declares ``SCOPE_FIELDS`` (which of its columns carry the region code, grid, building, unit and,
 optionally, the department a row is routed to; ``department_ids`` match only models declaring "department").
+``handled`` pairs (grid, user) match only the rows of that grid handed to that user (models declaring "grid" and
+"handler_user"): a post that acts on what it is given, not on its whole place (a property manager's post).
 Keeping it here lets domain selectors accept a scope without importing the organisation app.
 """
 
@@ -34,6 +36,7 @@ class Scope:
     building_ids: frozenset[int] = field(default_factory=frozenset)
     unit_ids: frozenset[int] = field(default_factory=frozenset)
     department_ids: frozenset[int] = field(default_factory=frozenset)
+    handled: frozenset[tuple[int, int]] = field(default_factory=frozenset)  # (grid id, handler user id)
 
     @property
     def empty(self) -> bool:
@@ -44,6 +47,7 @@ class Scope:
             or self.building_ids
             or self.unit_ids
             or self.department_ids
+            or self.handled
         )
 
     def q(self, model: type[Model]) -> Q:
@@ -58,6 +62,9 @@ class Scope:
         for kind, ids in self._id_sets():
             if ids and kind in fields:
                 q |= Q(**{f"{fields[kind]}__in": sorted(ids)})
+        if self.handled and "grid" in fields and "handler_user" in fields:
+            for user_id, grid_ids in _by_user(self.handled).items():
+                q |= Q(**{fields["handler_user"]: user_id, f"{fields['grid']}__in": grid_ids})
         return q
 
     def _id_sets(self) -> tuple[tuple[str, frozenset[int]], ...]:
@@ -86,6 +93,8 @@ class Scope:
         for kind, ids in self._id_sets():
             if ids and kind in fields and _attr(obj, fields[kind]) in ids:
                 return True
+        if self.handled and "grid" in fields and "handler_user" in fields:
+            return (_attr(obj, fields["grid"]), _attr(obj, fields["handler_user"])) in self.handled
         return False
 
     def covers_region(self, code: str, level: str) -> bool:
@@ -110,6 +119,14 @@ def _attr(obj: Any, path: str | None) -> Any:
         if obj is None:
             return None
     return obj
+
+
+def _by_user(pairs: frozenset[tuple[int, int]]) -> dict[int, list[int]]:
+    """(grid, user) pairs as user → their grids, in a stable order."""
+    out: dict[int, list[int]] = {}
+    for grid_id, user_id in sorted(pairs):
+        out.setdefault(user_id, []).append(grid_id)
+    return out
 
 
 def _merge(ranges: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:

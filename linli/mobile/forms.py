@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from linli.cases import attributes
+from linli.cases.attributes import InvalidAttribute
+from linli.cases.categories import grouped_choices
 from linli.cases.choices import Satisfaction
 from linli.cases.models import DESCRIPTION_MAX, Category
+from linli.cases.services import URGENT_REASON_MAX
 from linli.registry.models import Building
 
 NAME_MAX = 32
@@ -27,21 +31,7 @@ def new_key() -> str:
 
 def category_choices(categories: list[Category]) -> list[Any]:
     """Active categories grouped under their top-level category (the top-level one is itself a choice)."""
-    children: dict[int, list[Category]] = {}
-    for c in categories:
-        if c.parent_id:
-            children.setdefault(c.parent_id, []).append(c)
-    groups: list[Any] = [("", _("请选择问题类别"))]
-    for top in (c for c in categories if c.parent_id is None):
-        kids = children.get(top.pk, [])
-        if kids:
-            options = [(str(k.pk), k.name) for k in kids] + [
-                (str(top.pk), _("其他%(name)s问题") % {"name": top.name})
-            ]
-            groups.append((top.name, options))
-        else:
-            groups.append((str(top.pk), top.name))
-    return groups
+    return [("", _("请选择问题类别")), *grouped_choices(categories)]
 
 
 class _CategoryMixin:
@@ -61,6 +51,41 @@ class _CategoryMixin:
         return category
 
 
+class _AttributesMixin:
+    """The chosen category's extra fields (``linli.cases.attributes``): ``clean_attributes_of`` reads them back
+    into ``cleaned_data["attributes"]``; a refusal is put on top of the form and next to its field
+    (``attribute_sets``, rendered by ``cases/_attributes_fields.html``)."""
+
+    categories: dict[int, Category]
+    data: Any
+    is_bound: bool
+    attribute_error: InvalidAttribute | None = None
+
+    if TYPE_CHECKING:
+
+        def add_error(self, field: str | None, error: Any) -> None: ...  # forms.Form's
+
+    def clean_attributes_of(self, data: dict[str, Any]) -> None:
+        category = data.get("category")
+        data["attributes"] = {}
+        if isinstance(category, Category):
+            try:
+                data["attributes"] = attributes.form_values(category, self.data)
+            except InvalidAttribute as exc:
+                self.attribute_error = exc
+                self.add_error(None, str(exc))
+
+    def attribute_sets(self) -> list[attributes.FieldSet]:
+        raw = str((self.data if self.is_bound else getattr(self, "initial", {})).get("category") or "")
+        chosen = int(raw) if raw.isdigit() else None
+        return attributes.field_sets(
+            self.categories.values(),
+            chosen=chosen,
+            data=self.data if self.is_bound else None,
+            error=self.attribute_error,
+        )
+
+
 def _description_field(label: Any, required: Any, too_long: Any) -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -78,7 +103,7 @@ class _KeyMixin:
         return key if _KEY.match(key) else new_key()
 
 
-class ReportForm(_CategoryMixin, _KeyMixin, forms.Form):
+class ReportForm(_CategoryMixin, _AttributesMixin, _KeyMixin, forms.Form):
     """A resident's report from a building's QR code."""
 
     category = forms.CharField(
@@ -88,6 +113,14 @@ class ReportForm(_CategoryMixin, _KeyMixin, forms.Form):
         _("问题描述"),
         _("请填写问题描述"),
         _("问题描述不能超过 %(limit_value)d 个字（当前 %(show_value)d 个字）"),
+    )
+    urgent = forms.BooleanField(label=_("情况紧急"), required=False)
+    urgent_reason = forms.CharField(
+        label=_("紧急情况说明"),
+        max_length=URGENT_REASON_MAX,
+        required=False,
+        help_text=_("简要说明为什么紧急，如：老人被困、污水漫进家里"),
+        error_messages={"max_length": _("紧急情况说明不能超过 %(limit_value)d 个字")},
     )
     anonymous = forms.BooleanField(label=_("匿名反映（不保存姓名和电话）"), required=False)
     name = forms.CharField(
@@ -124,6 +157,12 @@ class ReportForm(_CategoryMixin, _KeyMixin, forms.Form):
         if data.get("anonymous"):
             data["name"] = ""
             data["phone"] = ""
+        reason = (data.get("urgent_reason") or "").strip()
+        if not data.get("urgent"):
+            data["urgent_reason"] = ""
+        elif not reason and "urgent_reason" not in self.errors:
+            self.add_error("urgent_reason", _("勾选“情况紧急”时，请简要说明紧急情况"))
+        self.clean_attributes_of(data)
         return data
 
 
@@ -175,7 +214,7 @@ class ConfirmForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
 
-class QuickEntryForm(_CategoryMixin, _KeyMixin, forms.Form):
+class QuickEntryForm(_CategoryMixin, _AttributesMixin, _KeyMixin, forms.Form):
     """A grid worker's report on the spot (or of a problem found on a patrol)."""
 
     building = forms.CharField(label=_("楼栋"), widget=forms.Select, required=False)
@@ -214,6 +253,11 @@ class QuickEntryForm(_CategoryMixin, _KeyMixin, forms.Form):
         if building is None:
             raise forms.ValidationError(_("所选楼栋不在该网格内，请重新选择"))
         return building
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self.clean_attributes_of(data)
+        return data
 
 
 class ResolveForm(forms.Form):

@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from linli.cases import feedback, supporters
+from linli.cases import categories, feedback, supporters
 from linli.cases import selectors as case_selectors
 from linli.cases.choices import (
     ACCEPT_CLOCK,
@@ -74,6 +74,11 @@ _PUBLIC_NOTES = frozenset(
 
 def active_categories() -> list[Category]:
     return list(Category.objects.filter(active=True).order_by("sort", "id"))
+
+
+def problem_categories() -> list[Category]:
+    """The categories a problem is reported under: not the wish box's 心愿建议."""
+    return categories.problem_categories()
 
 
 def category_by_code(code: str) -> Category | None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from linli.mobile import views_grid, views_resident
+from linli.mobile import views_grid, views_inbox, views_resident
 
 app_name = "mobile"
 urlpatterns = [
@@ -21,6 +21,9 @@ urlpatterns = [
     path("grid/cases/<int:pk>/", views_grid.case_detail, name="grid_case"),
     path("grid/cases/<int:pk>/act/", views_grid.case_act, name="grid_case_act"),
     path("grid/cases/<int:pk>/photo/<int:photo>/", views_grid.case_photo, name="grid_case_photo"),
+    path("inbox/", views_inbox.inbox_list, name="inbox"),  # the message centre on the phone
+    path("inbox/read-all/", views_inbox.inbox_read_all, name="inbox_read_all"),
+    path("inbox/<int:pk>/open/", views_inbox.inbox_open, name="inbox_open"),
     path("patrol/", views_grid.patrol_home, name="patrols"),
     path("patrol/start/", views_grid.patrol_start, name="patrol_start"),
     path("patrol/<int:pk>/", views_grid.patrol, name="patrol"),

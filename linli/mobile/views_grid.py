@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from linli.cases import attachments, patrols, services, urgency
@@ -24,10 +25,12 @@ from linli.cases import selectors as case_selectors
 from linli.cases.choices import HANDLING, Action, Channel, Status
 from linli.cases.models import Alarm, Case, PatrolLog, PatrolShift
 from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDenied
+from linli.core.natural import by_name, natural_sorted
 from linli.core.scope import Scope
 from linli.mobile import selectors
 from linli.mobile.common import add_service_error, submit, uploaded_photos
 from linli.mobile.forms import PatrolFinishForm, QuickEntryForm, ResolveForm, new_key
+from linli.mobile.forms_position import PositionForm
 from linli.org import access
 from linli.org.access import Cap
 from linli.registry import selectors as registry_selectors
@@ -35,6 +38,13 @@ from linli.registry.models import Building, Grid
 
 View = Callable[..., HttpResponseBase]
 GRID_LIST_LIMIT = 100
+# The home page's four tiles (``my_queue``'s counts), each opening its own list (``?show=``).
+QUEUE_LABELS = [
+    ("open", gettext_lazy("办理中")),
+    ("due_soon", gettext_lazy("即将到期")),
+    ("overdue", gettext_lazy("已超时")),
+    ("awaiting_callback", gettext_lazy("待回访")),
+]
 
 
 def grid_view(fn: View) -> View:
@@ -70,13 +80,15 @@ def _grid(scope: Scope, pk: int) -> Grid:
 
 
 def _buildings(grid: Grid) -> list[Building]:
-    return list(Building.objects.filter(grid=grid).order_by("name"))
+    return natural_sorted(Building.objects.filter(grid=grid), by_name)
 
 
 @grid_view
 def home(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
     grids = _my_grids(scope)
+    if not grids and scope.handled:  # a property manager: no grid of their own, the appeals handed to them
+        return redirect("mobile:grid_cases")
     if not grids:
         raise PermissionDenied(_("您没有负责的网格：网格员页面只对持有网格岗位的工作人员开放。"))
     counts = selectors.grid_counts(scope, grids)
@@ -120,13 +132,15 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
     place = _grid(scope, grid)
     log = _patrol_param(request, place)
     buildings = _buildings(place)
-    categories = selectors.active_categories()
+    categories = selectors.problem_categories()
     photo_errors: list[str] = []
     if request.method == "POST":
         form = QuickEntryForm(request.POST, categories=categories, buildings=buildings)
-        if form.is_valid():
+        position = PositionForm(request.POST, grid=place)
+        if position.is_valid() and form.is_valid():
             data = form.cleaned_data
             photos = uploaded_photos(request)
+            spot = position.case_place()  # the phone's position and the typed place, if any
 
             def create() -> Any:
                 if log is not None:
@@ -138,6 +152,8 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
                         description=data["description"],
                         photos=photos,
                         idempotency_key=data["key"],
+                        attributes=data["attributes"],
+                        **spot,
                     )
                 return services.case_create(
                     channel=Channel.GRID_WORKER,
@@ -149,6 +165,8 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
                     actor=request.user,
                     idempotency_key=data["key"],
                     source="mobile",
+                    attributes=data["attributes"],
+                    **spot,
                 )
 
             case = submit(form, photo_errors, create, new_key=new_key)
@@ -163,12 +181,14 @@ def report(request: HttpRequest, grid: int) -> HttpResponse:
             categories=categories,
             buildings=buildings,
         )
+        position = PositionForm(grid=place)
     return render(
         request,
         "mobile/grid_report.html",
         {
             "grid": place,
             "form": form,
+            "position": position,
             "patrol": log,
             "photo_errors": photo_errors,
             "max_photos": attachments.MAX_PHOTOS,
@@ -198,11 +218,16 @@ def cases(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
     if scope.empty:
         raise PermissionDenied(_("您没有办理诉求的岗位。"))
-    rows = selectors.my_open_cases(request.user, scope)
+    show = request.GET.get("show", "")
+    now = timezone.now()
+    if show in case_selectors.QUEUE_PARTS:  # a home tile: exactly the cases its count counts
+        rows = case_selectors.my_queue_cases(request.user, show, now=now)
+    else:
+        show, rows = "", selectors.my_open_cases(request.user, scope)
     return render(
         request,
         "mobile/grid_cases.html",
-        {"cases": rows, "now": timezone.now(), "tab": "cases"},
+        {"cases": rows, "now": now, "tab": "cases", "show": show, "parts": QUEUE_LABELS},
     )
 
 
@@ -406,7 +431,7 @@ def patrol(request: HttpRequest, pk: int) -> HttpResponse:
             "log": log,
             "form": form,
             "found": found,
-            "visited": list(log.buildings.order_by("name")) if log.ended_at else [],
+            "visited": natural_sorted(log.buildings.all(), by_name) if log.ended_at else [],
             "report_url": reverse("mobile:grid_report", args=[log.grid_id]) + f"?patrol={log.pk}",
             "tab": "patrol",
         },

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,13 +19,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from linli.cases import attachments, feedback, place_codes, services, supporters
 from linli.cases import selectors as case_selectors
-from linli.cases.choices import CALLBACK, Action, Channel
+from linli.cases.choices import CALLBACK, Action, Channel, Urgency
 from linli.cases.models import AttachmentPurpose, Case
 from linli.core import ratelimit
 from linli.core.errors import ConflictError, LinliError
 from linli.mobile import selectors
 from linli.mobile.common import RESUBMIT, TOO_MANY, add_service_error, submit, too_many, uploaded_photos
 from linli.mobile.forms import ConfirmForm, ReportForm, WishForm, new_key
+from linli.mobile.views_errors import bad_link
 from linli.mobile.wishbox import WISH_CATEGORY, sign_form, unsign_form
 
 # ------------------------------------------------------------------------------------------------- report
@@ -35,8 +37,8 @@ from linli.mobile.wishbox import WISH_CATEGORY, sign_form, unsign_form
 def report(request: HttpRequest, code: str) -> HttpResponse:
     building = place_codes.building_for_code(code)
     if building is None:
-        raise Http404
-    categories = selectors.active_categories()
+        return bad_link(request, "report")
+    categories = selectors.problem_categories()
     photo_errors: list[str] = []
     if request.method == "POST":
         wait = ratelimit.over_limit(request, "report_ip")
@@ -66,6 +68,9 @@ def report(request: HttpRequest, code: str) -> HttpResponse:
                     actor=None,
                     idempotency_key=data["key"],
                     source="mobile",
+                    urgency=Urgency.URGENT if data["urgent"] else Urgency.NORMAL,
+                    urgent_reason=data["urgent_reason"],
+                    attributes=data["attributes"],
                 ),
                 new_key=new_key,
             )
@@ -95,10 +100,10 @@ def support(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     for: a fresh one costs nothing."""
     building = place_codes.building_for_code(code)
     if building is None:
-        raise Http404
+        return bad_link(request, "report")
     case = selectors.open_problem(building, pk)
     if case is None:
-        raise Http404
+        return bad_link(request, "problem", back=reverse("mobile:report", args=[code]))
     wait = ratelimit.over_limit(request, "support_ip")
     added: bool | None = None
     error = ""
@@ -132,7 +137,7 @@ def reported(request: HttpRequest, token: str) -> HttpResponse:
     """After submitting: the case number and the tracking link to keep."""
     case = case_selectors.case_by_token(token)
     if case is None:
-        raise Http404
+        return bad_link(request, "track")
     link = request.build_absolute_uri(reverse("mobile:track", args=[token]))
     return render(request, "mobile/reported.html", {"case": case, "link": link})
 
@@ -157,7 +162,7 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
     """The reporter's view of a case: status, deadlines, public timeline, result, and the callback form."""
     case = case_selectors.case_by_token(token)
     if case is None:
-        raise Http404
+        return bad_link(request, "track")
     target = selectors.merge_target(case)
     given = selectors.feedback_given(case) if target is not None else None
     if target is not None:  # merged: its reporter answers once the case it went into is resolved
@@ -215,11 +220,11 @@ def _answer(case: Case, target: Case | None, data: dict[str, Any]) -> str:
     return "reopened" if satisfaction == "unsatisfied" else "confirmed"
 
 
-def photo(request: HttpRequest, token: str, pk: int) -> FileResponse:
+def photo(request: HttpRequest, token: str, pk: int) -> HttpResponseBase:
     """A photo shown on the tracking page: only through the case's token, never a public media URL."""
     case = case_selectors.case_by_token(token)
     if case is None:
-        raise Http404
+        return bad_link(request, "track")
     attachment = selectors.tracked_photo(case, pk, selectors.merge_target(case))
     if attachment is None:
         raise Http404
@@ -239,7 +244,7 @@ def wish(request: HttpRequest, code: str) -> HttpResponse:
     wish)."""
     place = place_codes.place_for_code(code)
     if place is None:
-        raise Http404
+        return bad_link(request, "wish")
     grid, building = place
     categories = selectors.active_categories()
     default = selectors.category_by_code(WISH_CATEGORY)

@@ -59,6 +59,12 @@ class Message(models.Model):
                 name="notif_inbox_idx",
                 condition=Q(channel="inbox"),
             ),
+            # The bell: a user's unread inbox rows (counted on every signed-in page).
+            models.Index(
+                fields=["recipient"],
+                name="notif_inbox_unread_idx",
+                condition=Q(channel="inbox", read_at__isnull=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -66,6 +66,7 @@ DEPARTMENTS = [
     ("gongan", "公安分局"),
     ("shuiwu", "水务局"),
     ("huanbao", "生态环境分局"),
+    ("sifa", "司法局"),  # 邻里纠纷's default department (cases migration 0002)
 ]
 POST_ORDER = [
     PostKind.CITY_ADMIN,

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from linli.accounts.models import User
-from linli.cases import deadlines, routing
+from linli.cases import deadlines, property_service, routing
 from linli.cases.choices import Action, Channel, HandlingLevel, Satisfaction, Status
 from linli.cases.models import Case, CaseEvent, Category
 from linli.cases.numbering import format_number, reserve
@@ -44,6 +44,7 @@ HISTORY_DAYS = 120
 HISTORY_CASES = 1_500
 LIVE_CASES = 24
 LIVE_MISFILED = 3  # live appeals filed under a wrong category (smart triage may route them right)
+LIVE_PROPERTY = 2  # live 物业服务 appeals in the property manager's compound (besides LIVE_CASES)
 
 # How often each leaf category is reported (relative weights).
 LEAF_WEIGHTS = {
@@ -115,6 +116,7 @@ class _Place:
     buildings: list[Building]
     grid_worker: User | None
     community_worker: User | None
+    property_manager: User | None = None  # handles the compound's 物业服务 appeals (issue #12 item 5)
 
 
 def _limits(category: Category) -> deadlines.Limits:
@@ -151,7 +153,10 @@ def _places() -> list[_Place]:
     handlers: dict[tuple[str, int], User] = {}
     for post in (
         Post.objects.active()
-        .filter(kind__in=[PostKind.GRID_WORKER, PostKind.COMMUNITY_WORKER], user__isnull=False)
+        .filter(
+            kind__in=[PostKind.GRID_WORKER, PostKind.COMMUNITY_WORKER, PostKind.PROPERTY_MANAGER],
+            user__isnull=False,
+        )
         .select_related("user")
     ):
         key = (post.kind, post.grid_id or post.region_id or 0)
@@ -166,6 +171,7 @@ def _places() -> list[_Place]:
             buildings=buildings[g.pk],
             grid_worker=handlers.get((PostKind.GRID_WORKER, g.pk)),
             community_worker=handlers.get((PostKind.COMMUNITY_WORKER, g.community_id)),
+            property_manager=handlers.get((PostKind.PROPERTY_MANAGER, g.pk)),
         )
         for g in Grid.objects.order_by("id")
         if buildings[g.pk]
@@ -214,6 +220,12 @@ class _History:
             if suggestion.handling_level in (HandlingLevel.BUILDING, HandlingLevel.GRID)
             else (place.community_worker if suggestion.handling_level == HandlingLevel.COMMUNITY else None)
         )
+        if (
+            place.property_manager is not None
+            and property_service.is_property_category(category)
+            and suggestion.handling_level in property_service.COMPOUND_LEVELS
+        ):
+            handler = place.property_manager  # as intake routes it (``property_service.route_new_case``)
         channel = (
             channel
             or rng.choices(
@@ -480,6 +492,18 @@ def _live(rng: random.Random, places: list[_Place], leaves: dict[str, Category])
             text=pick(code, rng),
             channel=rng.choice([Channel.QR_RESIDENT, Channel.STAFF_HOTLINE, Channel.GRID_WORKER]),
         )
+    managed = [p for p in places if p.property_manager is not None]
+    own = random.Random(len(places))  # its own stream: the other live cases stay as they were
+    for place in managed[:1] if "property_repair" in leaves else []:
+        # The property manager's compound gets live 物业服务 appeals: intake routes them to the manager.
+        for _ in range(LIVE_PROPERTY):
+            demo_triage.report(
+                own,
+                category=leaves["property_repair"],
+                grid=place.grid,
+                building=own.choice(place.buildings),
+                text=pick("property_repair", own),
+            )
     for title, body, code in unsure:
         place = rng.choice(places)
         demo_triage.report(
@@ -489,7 +513,7 @@ def _live(rng: random.Random, places: list[_Place], leaves: dict[str, Category])
             building=rng.choice(place.buildings),
             text=(title, body),
         )
-    return LIVE_CASES
+    return LIVE_CASES + (LIVE_PROPERTY if managed and "property_repair" in leaves else 0)
 
 
 def seed_demo_cases(*, seed: int, say: Say | None = None) -> dict[str, int]:

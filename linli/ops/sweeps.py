@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from linli.cases import sweeps as case_sweeps
 from linli.cases import urgency as case_urgency
+from linli.cases.dashboard import queue_counts_sweep
 from linli.metrics import rollup as metrics_rollup
 from linli.notifications.sweeps import notifications_due
 from linli.ops.monitor import sweep
 from linli.registry import import_jobs, import_uploads
+from linli.registry.population import population_sweep
 from linli.triage import history as triage_history
 from linli.triage.hotspots import hotspots_sweep
 
@@ -43,3 +47,6 @@ sweep("metrics_refresh", every_seconds=60)(metrics_rollup.metrics_refresh)
 sweep("triage_retrain", every_seconds=3600)(triage_history.retrain_if_due)
 # Hotspots (未诉先办): similar appeals from several households of one building within the window raise an issue.
 sweep("triage_hotspots", every_seconds=120)(hotspots_sweep)
+# Home pages (linli.cases.dashboard, linli.registry.population): the counts streets, counties and cities read.
+sweep("dashboard_counts", every_seconds=settings.LINLI_DASHBOARD_REFRESH_SECONDS)(queue_counts_sweep)
+sweep("population_counts", every_seconds=settings.LINLI_POPULATION_REFRESH_SECONDS)(population_sweep)

@@ -40,7 +40,8 @@ ALL_CAPS = frozenset({Cap.VIEW, Cap.CHANGE, Cap.IMPORT, Cap.EXPORT, Cap.REVEAL, 
 
 # What each post grants on its own place. Posts without registry duties (property, owners' committee,
 # department handlers) grant nothing on the registry. Case capabilities follow the same places; a department
-# handler's post hangs on a department, so its case scope is the cases routed to that department.
+# handler's post hangs on a department, so its case scope is the cases routed to that department; a property
+# manager's post (``HANDLED_ONLY``) covers only the cases of its compound handed to its holder.
 ROLE_CAPS: dict[str, frozenset[str]] = {
     PostKind.GRID_WORKER: frozenset({Cap.VIEW, Cap.CHANGE, Cap.CASE_VIEW, Cap.CASE_HANDLE}),
     PostKind.BUILDING_CAPTAIN: frozenset({Cap.VIEW}),
@@ -52,9 +53,13 @@ ROLE_CAPS: dict[str, frozenset[str]] = {
     PostKind.COUNTY_ADMIN: ALL_CAPS,
     PostKind.CITY_ADMIN: ALL_CAPS,
     PostKind.OWNERS_COMMITTEE: frozenset(),
-    PostKind.PROPERTY_MANAGER: frozenset(),
+    PostKind.PROPERTY_MANAGER: frozenset({Cap.CASE_VIEW, Cap.CASE_HANDLE}),
     PostKind.DEPARTMENT_HANDLER: frozenset({Cap.CASE_VIEW, Cap.CASE_HANDLE}),
 }
+
+# Posts that act only on what is handed to their holder on their place: a property manager (物业经理) receives
+# the 物业服务 appeals of the compound (``linli.cases.property_service``) and never sees the grid's other cases.
+HANDLED_ONLY = frozenset({PostKind.PROPERTY_MANAGER})
 
 
 def active_posts(user: Any, today: dt.date | None = None) -> list[Post]:
@@ -91,7 +96,12 @@ def scope_of(posts: Iterable[Post]) -> Scope:
     buildings: set[int] = set()
     units: set[int] = set()
     departments: set[int] = set()
+    handled: set[tuple[int, int]] = set()
     for post in posts:
+        if post.kind in HANDLED_ONLY:
+            if post.grid_id and post.user_id:
+                handled.add((post.grid_id, post.user_id))
+            continue
         if post.region is not None:
             ranges.append(code_range(post.region.code, post.region.level))
             regions.add(post.region.pk)
@@ -110,6 +120,7 @@ def scope_of(posts: Iterable[Post]) -> Scope:
         building_ids=frozenset(buildings),
         unit_ids=frozenset(units),
         department_ids=frozenset(departments),
+        handled=frozenset(handled),
     )
 
 

@@ -17,6 +17,10 @@ from linli.audit import services as audit
 from linli.core.errors import PermissionDenied
 from linli.org import access, levels
 from linli.org import services as org_services
+from linli.org.models import Post
+
+# The place fields of a post, read with it (a department's region decides whether it is in scope).
+POST_PLACES = (*levels.PLACE_FIELDS, "department__region")
 
 ENTITY = "accounts.user"
 
@@ -28,24 +32,38 @@ def requires_two_factor(user: Any) -> bool:
     return any(post.kind in kinds for post in access.active_posts(user))
 
 
-def may_manage_login(actor: Any, target: User) -> bool:
-    """A superuser may reset anyone else's login. Anyone else only the login of a non-superuser whose every post
-    in force they could grant (``org.services.may_grant``: the place in their scope, the kind not above theirs)
-    and who ranks strictly below them: peers cannot take over each other's accounts."""
+def managed_posts(target: User) -> list[Post]:
+    """The posts that decide who manages ``target``'s account: those not ended (including posts that start
+    later: a county post assigned for next week already puts the account out of a secretary's reach), or, for an
+    account holding none (deactivated, or its posts ended), every post it ever held — so whoever managed it may
+    still reactivate it or give it a new post."""
+    posts = list(Post.objects.not_ended().filter(user=target).select_related(*POST_PLACES))
+    return posts or list(Post.objects.filter(user=target).select_related(*POST_PLACES))
+
+
+def may_manage_posts(actor: Any, target: User, posts: list[Post]) -> bool:
+    """``may_manage_login`` with the target's ``managed_posts`` already read (lists check many accounts)."""
     if actor is None or not getattr(actor, "is_authenticated", False) or actor.pk == target.pk:
         return False
     if actor.is_superuser:
         return True
-    if target.is_superuser:
-        return False
-    posts = access.active_posts(target)
-    if not posts:
+    if target.is_superuser or not posts:
         return False
     top = max((levels.rank(p.kind) for p in org_services.grant_posts(actor)), default=-1)
     return all(
         levels.rank(p.kind) < top and org_services.may_grant(actor, p.kind, levels.post_place(p))
         for p in posts
     )
+
+
+def may_manage_login(actor: Any, target: User) -> bool:
+    """A superuser may manage anyone else's login. Anyone else only the login of a non-superuser whose every
+    post (``managed_posts``) they could grant (``org.services.may_grant``: the place in their scope, the kind
+    not above theirs) and who ranks strictly below them: peers cannot take over each other's accounts, and an
+    account that never held a post is a superuser's."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or actor.pk == target.pk:
+        return False
+    return may_manage_posts(actor, target, [] if actor.is_superuser else managed_posts(target))
 
 
 def _require(actor: Any, target: User) -> None:

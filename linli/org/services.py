@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 
 from linli.audit import services as audit
 from linli.core.errors import LinliError, PermissionDenied
@@ -152,7 +152,11 @@ def post_end(*, actor: Any, scope: Scope, post: Post, ended_on: dt.date) -> Post
         raise PermissionDenied(f"您不能办理“{post.get_kind_display()}”岗位的离任：高于本人岗位的职务")
     if ended_on < post.started_on:
         raise LinliError("离任日期不能早于任职日期")
-    ended = Post.objects.filter(pk=post.pk, ended_on__isnull=True).update(ended_on=ended_on)
+    # A post not ended yet, or one set to end later than ``ended_on`` (its end is brought forward).
+    before = post.ended_on
+    ended = Post.objects.filter(Q(ended_on__isnull=True) | Q(ended_on__gt=ended_on), pk=post.pk).update(
+        ended_on=ended_on
+    )
     if not ended:
         raise LinliError("该岗位已经离任")
     audit.change_record(
@@ -160,7 +164,7 @@ def post_end(*, actor: Any, scope: Scope, post: Post, ended_on: dt.date) -> Post
         entity="org.post",
         entity_id=post.pk,
         action="update",
-        before={"ended_on": None},
+        before={"ended_on": before.isoformat() if before else None},
         after={"ended_on": ended_on.isoformat()},
     )
     post.refresh_from_db()

@@ -30,6 +30,7 @@ from linli.registry.ledger_import import ImportInterrupted, Progress, describe_e
 from linli.registry.ledger_result import ImportOptions, ImportResult
 from linli.registry.ledger_rows import RowError
 from linli.registry.models import ImportJob
+from linli.registry.population import recount_after_import
 
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
@@ -204,6 +205,8 @@ def import_job_run(job_id: int, scope: Scope, progress: Progress | None = None) 
         fields += _store_counts(job, result)
     job.save(update_fields=fields)
     uploads.discard(job.path)
+    if not job.dry_run:
+        recount_after_import(scope)
     return result
 
 

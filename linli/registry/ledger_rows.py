@@ -17,7 +17,7 @@ from typing import Any
 from linli.core.idcard import IdNumberError, parse_id_number, validate_other_document
 from linli.registry import ledger_places as lp
 from linli.registry import ledger_values as lv
-from linli.registry.choices import IdKind, ResidentStatus
+from linli.registry.choices import IdKind, PoliticalStatus, ResidentStatus
 from linli.registry.ledger import LedgerRow
 from linli.registry.validation import COLUMNS, FieldError, choice_table, text
 
@@ -273,7 +273,9 @@ def read_row(row: LedgerRow, ctx: RowContext) -> tuple[Reading | None, list[RowE
     fields: dict[str, Any] = {}
     cleared: set[str] = set()
     for key, (column, fn, choices) in _choice_fields().items():
-        if key in ctx.keys:
+        if key in ctx.keys and not (
+            key == "residence_type" and _party_word(r, key, COLUMNS.residence_type, fields)
+        ):
             _vocabulary(r, key, column, fn, choices, fields, cleared)
     if "ethnicity" in ctx.keys:
         _vocabulary(r, "ethnicity", COLUMNS.ethnicity, lv.ethnicity, None, fields, cleared)
@@ -285,7 +287,7 @@ def read_row(row: LedgerRow, ctx: RowContext) -> tuple[Reading | None, list[RowE
     birth, sex = _birth_and_sex(r, v, birth, sex, bool(number) and id_kind == IdKind.RESIDENT_ID)
     if "moved_in_on" in ctx.keys and not _empty(v.get("moved_in_on")):
         _moved_in(r, v.get("moved_in_on"), birth, fields)
-    group_list, ticks = _groups(r, v)
+    group_list, ticks = _groups(r, v, fields)
     place = PlaceSay(**{k: text(v.get(k)) for k in ctx.place_keys})
     _read_place(r, v, place)
     if not name or not number:
@@ -519,12 +521,45 @@ def _moved_in(r: _Row, raw: Any, birth: dt.date | None, fields: dict[str, Any]) 
     fields["moved_in_on"] = norm.value
 
 
-def _groups(r: _Row, v: dict[str, Any]) -> tuple[list[str] | None, dict[str, bool]]:
+def _party_status(raw: Any) -> str | None:
+    """The 政治面貌 a word names when it is not 群众 (``党员`` → cpc_member, ``团员`` → youth_league), else None."""
+    value = lv.political_status(raw).value
+    return value if value and value != PoliticalStatus.MASSES else None
+
+
+def _party_word(r: _Row, key: str, column: str, fields: dict[str, Any], raw: Any = None) -> bool:
+    """Ledgers list 党员 under 人员类别 or among the 重点人群: such a word is read as the 政治面貌 (unless the file's
+    own 政治面貌 cell says otherwise) instead of being refused as an unknown type or group."""
+    raw = r.raw.get(key) if raw is None else raw
+    if _empty(raw):
+        return False
+    status = _party_status(raw)
+    if status is None:
+        return False
+    if "political_status" not in fields:
+        fields["political_status"] = status
+        r.ctx.note(
+            r.ctx.label(key, column),
+            text(raw),
+            f"{COLUMNS.political_status}：{label_of(PoliticalStatus, status)}",
+            r.number,
+        )
+    return True
+
+
+def _groups(r: _Row, v: dict[str, Any], fields: dict[str, Any]) -> tuple[list[str] | None, dict[str, bool]]:
     group_list: list[str] | None = None
     if "key_groups" in r.ctx.keys:
         raw = v.get("key_groups")
         if not _empty(raw):
-            group_list = lv.key_group_labels(raw)
+            labels = lv.key_group_labels(raw)
+            group_list = [
+                label
+                for label in labels
+                if not _party_word(r, "key_groups", COLUMNS.key_groups, fields, label)
+            ]
+            if labels and not group_list and not r.ctx.replace_empty:
+                group_list = None  # only 党员-like words: the stored groups stay
         elif r.ctx.replace_empty:
             group_list = []
     ticks: dict[str, bool] = {}

@@ -323,3 +323,20 @@ class ColumnAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.header} → {self.key or '-'}"
+
+
+class PopulationCount(models.Model):
+    """One community's residents, households, stale households and key-group members, counted by the monitor
+    (``linli.registry.population``) for the home pages of streets, counties and cities; smaller areas count live."""
+
+    SCOPE_FIELDS = {"region_code": "region_code"}
+
+    region_code = models.BigIntegerField(unique=True)
+    residents = models.PositiveIntegerField(default=0)
+    households = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0)
+    groups = models.JSONField(default=dict, blank=True)  # key group id (as text) → active residents in it
+    counted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.region_code}: {self.residents}"

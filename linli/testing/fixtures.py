@@ -169,3 +169,24 @@ def _clear_own_keys(cache) -> None:
 @pytest.fixture
 def world(db) -> World:
     return build_world()
+
+
+# The data migrations that seed the appeals' categories, in order: a transactional test's flush removes their rows.
+CATEGORY_SEEDS = (
+    ("linli.cases.migrations.0002_default_categories", "seed"),
+    ("linli.cases.migrations.0012_property_service", "mark"),
+)
+
+
+def seed_categories() -> None:
+    """Restore the seeded categories (as the migrations left them) when a flush removed them."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from linli.cases.models import Category
+
+    if Category.objects.exists():
+        return
+    for module, function in CATEGORY_SEEDS:
+        getattr(importlib.import_module(module), function)(django_apps, None)

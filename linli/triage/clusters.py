@@ -41,6 +41,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from linli.triage import words
+
 TITLE_WEIGHT = 0.7
 BODY_CHARS = 400
 NGRAM = (1, 3)
@@ -218,7 +220,8 @@ def centroid_groups(graph: sparse.coo_matrix, n: int, threshold: float) -> list[
 
 def shared_terms(titles: Sequence[str], limit: int = TERMS_SHOWN) -> list[str]:
     """The longest strings (2+ characters) of the first title that at least half of ``titles`` contain, longest
-    first; a string inside a longer chosen one is left out. For one title: nothing."""
+    first; a string inside a longer chosen one is left out. For one title: nothing. A string starts and ends at
+    word boundaries (``linli.triage.words``) and holds at least one word: never a fragment."""
     cleaned = [clean(t) for t in titles]
     if len(cleaned) < 2:
         return []
@@ -229,13 +232,19 @@ def shared_terms(titles: Sequence[str], limit: int = TERMS_SHOWN) -> list[str]:
         return 1 + sum(s in t for t in others) >= need
 
     head, found = cleaned[0], set()
-    for start in range(len(head)):
+    spans = words.spans(head)
+    starts, ends = {a for a, _ in spans}, {b for _, b in spans}
+    for start in sorted(starts):
         end = start + 2
         if " " in head[start:end] or not common(head[start:end]):
             continue
         while end < len(head) and head[end] != " " and common(head[start : end + 1]):
             end += 1
-        found.add(head[start:end])
+        # Whole words only: the string is cut back to the last word that ends inside it ("梯又" is no word).
+        while end > start and end not in ends:
+            end -= 1
+        if any(words.is_word(head[a:b]) for a, b in spans if start <= a and b <= end):
+            found.add(head[start:end])
     chosen: list[str] = []
     for term in sorted(found, key=lambda t: (-len(t), head.index(t))):
         if not any(term in c for c in chosen):

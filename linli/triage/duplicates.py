@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 
 from linli.cases.choices import OPEN_INDEX_STATUSES
 from linli.cases.models import Case
+from linli.triage import words
 from linli.triage.model import join_text
 
 CANDIDATES = 500
@@ -170,10 +171,12 @@ def similarity(text_a: str, text_b: str) -> float:
     return cosine(grams(text_a), grams(text_b))
 
 
-def shared_terms(a: Counter[str], b: Counter[str], limit: int = TERMS_SHOWN) -> list[str]:
-    """The character bigrams both texts use, most used (in the rarer of the two) first."""
-    common = [(min(a[k], b[k]), k) for k in a if len(k) == 2 and k in b]
-    common.sort(key=lambda x: (-x[0], x[1]))
+def shared_terms(text_a: str, text_b: str, limit: int = TERMS_SHOWN) -> list[str]:
+    """The words (``linli.triage.words``: dictionary words, never a fragment of two) both texts use, most used (in
+    the rarer of the two) first, then longer first."""
+    a, b = words.word_counts(text_a), words.word_counts(text_b)
+    common = [(min(a[k], b[k]), k) for k in a if k in b]
+    common.sort(key=lambda x: (-x[0], -len(x[1]), x[1]))
     return [k for _n, k in common[:limit]]
 
 
@@ -352,7 +355,6 @@ def possible_duplicates(case: Case, *, limit: int = 5, threshold: float | None =
         if score >= cut:
             scored.append((round(score, 4), row, place, distance, same_category, sim))
     scored.sort(key=lambda x: (-x[0], -x[1].id))
-    my_grams = grams(mine)
     return [
         Match(
             case=_instance(row),
@@ -361,7 +363,7 @@ def possible_duplicates(case: Case, *, limit: int = 5, threshold: float | None =
             place=place,
             distance_m=distance,
             same_category=same_category,
-            terms=shared_terms(my_grams, grams(_text(row.title, getattr(row, _HEAD)))),
+            terms=shared_terms(mine, _text(row.title, getattr(row, _HEAD))),
         )
         for score, row, place, distance, same_category, sim in scored[:limit]
     ]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,8 +46,10 @@ from linli.cases import services as case_services
 from linli.cases.choices import Status
 from linli.cases.models import Case, Category
 from linli.notifications import services as notifications
+from linli.notifications.inbox import InboxKind
 from linli.org.choices import PostKind
 from linli.registry.models import Building, Grid, Region
+from linli.triage import words
 from linli.triage.duplicates import cosine, grams
 from linli.triage.model import join_text
 from linli.triage.models import (
@@ -65,7 +66,6 @@ TERMS_SHOWN = 5
 TITLE_MAX = 200
 NOT_COUNTED = [Status.MERGED.value, Status.REJECTED.value]
 NOTIFIED_POSTS: list[str] = [PostKind.SECRETARY.value, PostKind.COMMUNITY_WORKER.value]
-_CJK_PAIR = re.compile(r"^[\u3400-\u9fff]{2}$")
 _FIELDS = (
     "id",
     "number",
@@ -114,6 +114,7 @@ class Appeal:
     identities: tuple[str, ...]
     grams: Counter[str] = field(repr=False)
     norm: float = field(repr=False)
+    words: Counter[str] = field(repr=False, default_factory=Counter)
 
 
 def identities(row: dict[str, Any]) -> tuple[str, ...]:
@@ -164,7 +165,8 @@ def _appeals(rows: list[dict[str, Any]]) -> list[Appeal]:
     out = []
     for row in rows:
         names = (building_names.get(row["building_id"], ""), grid_names.get(row["grid_id"], ""))
-        counts = grams(_strip(join_text(row["title"], row["description"]), names))
+        text = _strip(join_text(row["title"], row["description"]), names)
+        counts = grams(text)
         out.append(
             Appeal(
                 id=row["id"],
@@ -176,6 +178,7 @@ def _appeals(rows: list[dict[str, Any]]) -> list[Appeal]:
                 identities=identities(row),
                 grams=counts,
                 norm=math.sqrt(sum(v * v for v in counts.values())),
+                words=words.word_counts(text),
             )
         )
     return out
@@ -209,24 +212,18 @@ def groups(appeals: list[Appeal], threshold: float | None = None) -> list[list[A
 
 
 def common_terms(appeals: list[Appeal], limit: int = TERMS_SHOWN) -> list[str]:
-    """Chinese character pairs most of the appeals use (at least two of them, at least half), most shared first;
-    a pair that only straddles two words already chosen is left out."""
+    """Words (``linli.triage.words``: dictionary words, never fragments such as "梯故") most of the appeals use (at
+    least two of them, at least half), most shared first, then most used, then longer."""
     seen: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for a in appeals:
-        pairs = {k: v for k, v in a.grams.items() if _CJK_PAIR.match(k)}
-        seen.update(pairs.keys())
-        total.update(pairs)
+        seen.update(a.words.keys())
+        total.update(a.words)
     need = max(2, (len(appeals) + 1) // 2)
-    ranked = sorted((k for k, n in seen.items() if n >= need), key=lambda k: (-seen[k], -total[k], k))
-    chosen: list[str] = []
-    for pair in ranked:
-        # "梯故" in "电梯故障" only joins two chosen words: no word of its own
-        if not any(a[1] == pair[0] and b[0] == pair[1] for a in chosen for b in chosen):
-            chosen.append(pair)
-        if len(chosen) == limit:
-            break
-    return chosen
+    ranked = sorted(
+        (k for k, n in seen.items() if n >= need), key=lambda k: (-seen[k], -total[k], -len(k), k)
+    )
+    return ranked[:limit]
 
 
 def _main_category(appeals: list[Appeal]) -> int:
@@ -463,7 +460,7 @@ def notify_raised(issue: EmergingIssue) -> int:
                         f"{window_hours()} 小时内有 {issue.households} 户居民反映同类问题"
                         f"（{issue.cases_count} 件诉求），请及早处置，避免居民再次投诉。"
                     ),
-                    payload={"issue": issue.pk, "kind": "emerging_issue"},
+                    payload={"issue": issue.pk, "kind": InboxKind.HOTSPOT},
                     dedupe_key=f"hotspot:{issue.pk}:raised:u{user.pk}",
                 )
                 sent += message is not None

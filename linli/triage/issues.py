@@ -21,6 +21,7 @@ from linli.core.errors import ConflictError, LinliError, NotFound, PermissionDen
 from linli.core.scope import Scope
 from linli.org import access
 from linli.org.access import Cap
+from linli.registry.models import Building
 from linli.triage.models import (
     ACTIVE_ISSUE_STATUSES,
     EmergingIssue,
@@ -118,6 +119,19 @@ def issue_cases(issue: EmergingIssue) -> list[Case]:
         .select_related("category", "grid", "building")
         .order_by("created_at", "id")
     )
+
+
+def building_points(issue: EmergingIssue, limit: int = 200) -> list[dict[str, Any]]:
+    """The located buildings of the issue's grid (name, lat, lng; at most ``limit``): the map's landmarks when it
+    has no tiles."""
+    if issue.grid_id is None:
+        return []
+    rows = (
+        Building.objects.filter(grid_id=issue.grid_id, lat__isnull=False, lng__isnull=False)
+        .order_by("id")
+        .values("name", "lat", "lng")[:limit]
+    )
+    return [dict(r) for r in rows]
 
 
 def issue_events(issue: EmergingIssue) -> list[EmergingIssueEvent]:

@@ -33,6 +33,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from linli.triage import words
+
 SEED = 2020
 EXPLAIN_FEATURES = 64
 _SPACE = re.compile(r"\s+")
@@ -184,13 +186,17 @@ class TextClassifier:
         return e / e.sum(axis=1, keepdims=True)
 
     def _predictions(
-        self, scores: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]] | None, explain: int
+        self,
+        scores: np.ndarray,
+        rows: list[tuple[np.ndarray, np.ndarray]] | None,
+        explain: int,
+        texts: Sequence[str] = (),
     ) -> list[Prediction]:
         proba = self._proba(scores)
         best = scores.argmax(axis=1)
         out = []
         for i, k in enumerate(best):
-            terms = self._explain(*rows[i], int(k), explain) if rows is not None and explain else []
+            terms = self._explain(texts[i], *rows[i], int(k), explain) if rows is not None and explain else []
             out.append(Prediction(self.classes[k], float(proba[i, k]), terms))
         return out
 
@@ -206,7 +212,7 @@ class TextClassifier:
             (x.indices[x.indptr[i] : x.indptr[i + 1]], x.data[x.indptr[i] : x.indptr[i + 1]])
             for i in range(x.shape[0])
         ]
-        return self._predictions(scores, rows, explain)
+        return self._predictions(scores, rows, explain, texts)
 
     def _fast_blocks(self) -> list[tuple[Any, dict[str, int], np.ndarray, float, int]]:
         if self._fast is None:
@@ -250,11 +256,16 @@ class TextClassifier:
         assert self.weights is not None and self.bias is not None, "not fitted"
         idx, val = self._row(text)
         scores = (self.weights[:, idx] @ val + self.bias)[np.newaxis, :]
-        return self._predictions(scores, [(idx, val)], explain)[0]
+        return self._predictions(scores, [(idx, val)], explain, [text])[0]
 
-    def _explain(self, indices: np.ndarray, values: np.ndarray, k: int, n: int) -> list[tuple[str, float]]:
-        """The ``n`` terms that pushed hardest towards class ``k``: feature value × weight, summed per term (over the
-        ``EXPLAIN_FEATURES`` strongest features: a long text has thousands, and the rest never reach the top)."""
+    def _explain(
+        self, text: str, indices: np.ndarray, values: np.ndarray, k: int, n: int
+    ) -> list[tuple[str, float]]:
+        """The ``n`` words of ``text`` that pushed hardest towards class ``k``: a word's push is the sum of feature
+        value × weight of the character n-grams inside it (over the ``EXPLAIN_FEATURES`` strongest features: a long
+        text has thousands, and the rest never reach the top). Words, not n-grams: an n-gram is often a fragment
+        ("梯又"); the words are ``linli.triage.words`` (dictionary words only), strongest first, longer first among
+        equals."""
         assert self.weights is not None and self.terms is not None
         pushed = values * self.weights[k, indices]
         if len(pushed) > EXPLAIN_FEATURES:
@@ -266,22 +277,16 @@ class TextClassifier:
                 term = str(self.terms[j]).strip()
                 if term:
                     contrib[term] = contrib.get(term, 0.0) + float(c)
-        # A single character reads as noise: its weight goes to the strongest longer term that contains it. Then
-        # longer terms first among equals, and a term inside an already chosen one adds nothing to read.
-        hosts: dict[str, str] = {}  # character → the strongest longer term holding it
-        for term in sorted((t for t in contrib if len(t) > 1), key=lambda t: (-contrib[t], t)):
-            for char in term:
-                hosts.setdefault(char, term)
-        for term in [t for t in contrib if len(t) == 1 and t in hosts]:
-            contrib[hosts[term]] += contrib.pop(term)
-        ranked = sorted(contrib.items(), key=lambda kv: (len(kv[0]) == 1, -kv[1], -len(kv[0]), kv[0]))
-        chosen: list[tuple[str, float]] = []
-        for term, c in ranked:
-            if not any(term in t for t, _ in chosen):
-                chosen.append((term, round(c, 4)))
-                if len(chosen) == n:
-                    break
-        return chosen
+        if not contrib:
+            return []
+        found = {
+            w: sum(contrib.get(g, 0.0) for g in {*w, *(w[i : i + 2] for i in range(len(w) - 1))})
+            for w in words.words_around(text, sorted(contrib, key=lambda g: (-contrib[g], g)))
+        }
+        ranked = sorted(
+            ((w, c) for w, c in found.items() if c > 0), key=lambda wc: (-wc[1], -len(wc[0]), wc[0])
+        )
+        return [(w, round(c, 4)) for w, c in ranked[:n]]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

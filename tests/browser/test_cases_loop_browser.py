@@ -11,18 +11,17 @@ the best of them are copied to docs/screenshots/."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from django.apps import apps as django_apps
 from PIL import Image, ImageDraw
 
 from linli.cases import place_codes
 from linli.cases.choices import Action, Satisfaction, Status
 from linli.cases.models import Attachment, Case, CaseEvent, Category
+from linli.testing.fixtures import seed_categories
 from tests.browser.conftest import SHOTS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -47,8 +46,7 @@ DOC_SHOTS = {
 @pytest.fixture
 def categories(transactional_db) -> dict[str, Category]:
     """The seeded categories (as in linli/cases/tests/conftest.py): a transactional flush removes them."""
-    if not Category.objects.exists():
-        importlib.import_module("linli.cases.migrations.0002_default_categories").seed(django_apps, None)
+    seed_categories()
     return {c.code: c for c in Category.objects.all()}
 
 
@@ -108,6 +106,8 @@ def test_resident_reports_staff_handle_resident_confirms(
     code = place_codes.building_code(building)
     category = categories[CATEGORY]
     grid_worker = world.users["grid_worker"]
+    # This walk is the grid worker's: no 物业服务 routing to g1a's property manager (test_property_browser walks it).
+    Category.objects.update(property_service=False)
 
     # 1. The resident scans the building's QR code on a phone and reports the broken light with a photo.
     resident = browser.new_context(**PHONE)

@@ -46,7 +46,8 @@ def test_secretary_assigns_grid_worker_and_views_party_tree(
     page.wait_for_selector("#posts")
     page.click("#assign > summary")
     page.select_option("#id_kind", "grid_worker")
-    page.fill("#id_username", "zhang_wg")
+    page.fill("#id_username", "张网格")  # the person is found by search (name or login), then picked
+    page.check("input[name=username][value=zhang_wg]")
     # Switching the place type reloads the place options through htmx.
     page.select_option("#id_place_type", "region")
     page.wait_for_function("() => document.querySelector('#id_place').textContent.includes('双河社区')")
@@ -65,8 +66,13 @@ def test_secretary_assigns_grid_worker_and_views_party_tree(
     page.click("nav.sidebar >> text=党组织")
     page.wait_for_selector(".party-tree")
     tree = page.locator(".party-tree").inner_text()
-    assert "双河社区党委" in tree and "双河小区1号楼党小组" in tree
+    assert "双河社区党委" in tree and "双河小区党支部" in tree
+    assert "双河小区1号楼党小组" not in tree  # deeper levels load when opened (issue #12)
     assert "东城街道党工委" not in tree  # above the secretary's community
+    branch = page.locator("details", has=page.locator("> summary a", has_text="双河小区党支部"))
+    branch.locator("> summary").click(position={"x": 4, "y": 12})
+    page.wait_for_selector(".party-tree >> text=双河小区1号楼党小组")
+    assert branch.get_attribute("open") is not None
     page.screenshot(path=str(SHOTS / "12-org-party-tree.png"), full_page=True)
 
     page.click(".party-tree >> text=双河小区党支部")

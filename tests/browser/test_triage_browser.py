@@ -5,7 +5,8 @@
    the classifier is sure, so the case arrives triaged as 电梯故障, marked 智能分拣 with the words that decided it;
 3. two more households of the building report the lift; the hotspot sweep raises an emerging issue (未诉先办), which
    the community worker opens from the console — its appeals on a list and on the map — and acknowledges;
-4. a grid worker's less certain report shows the suggestion line and a "可能重复" card; the worker merges it;
+4. a grid worker's less certain report shows the suggestion line and a "可能重复" card; the worker merges it
+   after the confirmation step;
 5. the month's 每月一题 report ranks the lift first.
 
 The database is checked after every step. Screenshots go to artifacts/screenshots/; with ``LINLI_DOC_SHOTS=1``
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from linli.cases import place_codes, services
 from linli.cases.choices import Action, Status
-from linli.cases.models import Case, CaseEvent
+from linli.cases.models import Case, CaseEvent, Category
 from linli.triage import services as triage
 from linli.triage.hotspots import hotspots_sweep
 from linli.triage.models import EmergingIssue
@@ -46,6 +47,7 @@ def test_classifier_routes_hotspot_rises_duplicate_merged(
     base = live_server.url
     SHOTS.mkdir(parents=True, exist_ok=True)
     lift = categories["property_elevator"]
+    Category.objects.update(property_service=False)  # the staff's walk: no routing to g1a's property manager
 
     # 1. A model from labelled appeals (lift / noise / garbage), active, routing only when ≥ 80 % sure.
     texts, labels = corpus()
@@ -118,7 +120,7 @@ def test_classifier_routes_hotspot_rises_duplicate_merged(
     settings.LINLI_TRIAGE_AUTO_CONFIDENCE = 1.01
     vague = services.case_create(
         channel="grid_worker",
-        category=categories["property_repair"],
+        category=Category.objects.get(code="property_repair"),  # as updated above (property_service off)
         grid=first.grid,
         building=first.building,
         title="3号楼电梯",
@@ -132,9 +134,17 @@ def test_classifier_routes_hotspot_rises_duplicate_merged(
     assert "合并到此诉求" in duplicates
     _shot(desk, "43-triage-suggestion-duplicates.png")
     desk.locator("#duplicates button[type=submit]").first.click()
-    desk.wait_for_selector(".page-head .case-status >> text=已合并")
+    confirm = desk.wait_for_selector("#merge-confirm")  # issue #12: both cases named, nothing merged yet
+    assert vague.number in confirm.inner_text()
+    vague.refresh_from_db()
+    assert vague.status == Status.SUBMITTED
+    desk.click("#merge-confirm button[type=submit]")
+    desk.wait_for_selector(".messages >> text=已将诉求")
     vague.refresh_from_db()
     assert vague.status == Status.MERGED and vague.merged_into_id is not None
+    assert (
+        f"已将诉求 {vague.number} 合并到 {vague.merged_into.number}" in desk.locator(".messages").inner_text()
+    )
 
     # 5. 每月一题: the lift leads the month's report for the community.
     month = timezone.localdate().strftime("%Y-%m")

@@ -4,15 +4,14 @@ few departments in the world's county."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.apps import apps as django_apps
 
 from linli.cases import services
 from linli.cases.models import Case, Category
 from linli.testing.factories import DepartmentFactory
+from linli.testing.fixtures import seed_categories
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -23,9 +22,7 @@ def at(*args: int) -> dt.datetime:
 
 @pytest.fixture
 def categories(db) -> dict[str, Category]:
-    if not Category.objects.exists():
-        seed = importlib.import_module("linli.cases.migrations.0002_default_categories").seed
-        seed(django_apps, None)
+    seed_categories()
     return {c.code: c for c in Category.objects.all()}
 
 

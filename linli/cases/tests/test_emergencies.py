@@ -96,7 +96,9 @@ def test_lift_entrapment_at_night_is_critical_on_a_natural_clock_and_pushes_the_
     assert inbox_users(0) == {users["property_manager"].pk, users["grid_worker"].pk}
     assert sms_phones(0) == {COMMUNITY_PHONE}
     kinds = list(CaseEvent.objects.filter(case=case).order_by("id").values_list("kind", flat=True))
-    assert kinds == [CaseEvent.CREATE, Activity.ALARM]
+    # 电梯故障 is a 物业服务 category: the compound's property manager gets it at once (issue #12 item 5)
+    assert kinds == [CaseEvent.CREATE, Activity.ALARM, "assign"]
+    assert case.handler_user == users["property_manager"]
     assert COMMUNITY_PHONE not in str(CaseEvent.objects.get(case=case, kind=Activity.ALARM).data)  # masked
 
 

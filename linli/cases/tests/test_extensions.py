@@ -282,7 +282,12 @@ def test_two_deciders_at_once(world, categories):
     )
     worker = world.users["grid_worker"]
     case = services.transition(
-        case=case, action="assign", actor=None, version=1, handler_user=worker, handling_level="grid"
+        case=case,
+        action="assign",
+        actor=None,
+        version=case.version,
+        handler_user=worker,
+        handling_level="grid",
     )
     case = services.transition(case=case, action="accept", actor=worker, version=case.version)
     ext = extensions.request_extension(

@@ -74,7 +74,7 @@ def test_candidates_follow_the_handling_level(world, make_case, depts):
         [world.users["community_worker"].pk, extra.pk]
     )
     assert ended not in assignment.candidates(community)
-    grid = make_case(grid=world.g1a, category="property_repair")
+    grid = make_case(grid=world.g1a, category="garbage")
     assert assignment.candidates(grid) == [world.users["grid_worker"]]
     dept = make_case(grid=world.g3, category="road_damage")
     assert assignment.candidates(dept) == [world.users["department_handler"]]

@@ -12,6 +12,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from linli.cases import selectors as case_selectors
+from linli.console import phone
 from linli.org import access
 from linli.org.access import Cap
 from linli.registry import selectors
@@ -27,7 +29,7 @@ def console_nav(context: template.Context) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"caps": frozenset(), "roots": []}
     caps = access.capabilities(user)
-    roots = selectors.place_roots(scope=access.scope_for(user, Cap.VIEW)) if Cap.VIEW in caps else []
+    roots = nav_roots(request) if Cap.VIEW in caps else []
     return {
         "caps": caps,
         "roots": roots,
@@ -36,8 +38,19 @@ def console_nav(context: template.Context) -> dict[str, Any]:
         "can_export": Cap.EXPORT in caps,
         "can_manage": user.is_superuser or Cap.ORG_MANAGE in caps,
         "can_configure": Cap.CONFIGURE in caps,  # installation-wide settings (ADR 0019)
+        "can_enter": Cap.CASE_VIEW in caps and case_selectors.can_enter_cases(user),  # 登记诉求
         "initial": (str(user)[:1] or "?").upper(),
+        "phone_url": phone.phone_url(user),  # field posts: their phone pages (linli.console.phone)
     }
+
+
+def nav_roots(request: Any) -> list[Any]:
+    """The top places of the user's navigation, read once per request (the shell and the home page both show them)."""
+    roots = getattr(request, "_linli_nav_roots", None)
+    if roots is None:
+        roots = selectors.place_roots(scope=access.scope_for(request.user, Cap.VIEW))
+        request._linli_nav_roots = roots
+    return roots
 
 
 def age_of(birth: dt.date | None, today: dt.date | None = None) -> int | None:
@@ -109,6 +122,7 @@ _ICONS = {
     "pin": '<path d="M12 21s-7-6.5-7-12a7 7 0 0 1 14 0c0 5.5-7 12-7 12z"/><circle cx="12" cy="9" r="2.5"/>',
     "badge": '<rect x="4" y="3" width="16" height="18" rx="2"/><circle cx="12" cy="10" r="3"/><path d="M8 17h8"/>',
     "flag": '<path d="M5 21V4"/><path d="M5 4h12l-2 4 2 4H5"/>',
+    "bell": '<path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4z"/><path d="M10 21h4"/>',
     "office": '<rect x="4" y="3" width="16" height="18" rx="1"/><path d="M9 7h2M13 7h2M9 11h2M13 11h2M10 21v-5h4v5"/>',
 }
 

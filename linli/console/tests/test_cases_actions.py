@@ -35,7 +35,8 @@ def snapshot(case: Case) -> tuple:
 
 
 def test_triage_assign_accept_resolve_confirm(client, world, make, cats):
-    case = make(category="property_repair")  # grid level (物业): handled by the grid's workers
+    # grid level: handled by the grid's workers (a 物业服务 appeal of g1a would go to its property manager at once)
+    case = make(category="garbage")
     staff = login(client, world, "community_worker")
     response = act(staff, case, "triage", category=cats["property_repair"].pk, urgency="urgent")
     assert response.status_code == 302
@@ -106,11 +107,9 @@ def test_triage_override_needs_a_reason_and_shows_the_suggestion(client, world, 
 
 
 def test_triage_with_auto_assign_picks_the_least_loaded(client, world, make, cats):
-    case = make(category="property_repair")
+    case = make(category="garbage")  # grid level, not 物业服务: the grid's workers
     staff = login(client, world, "community_worker")
-    response = act(
-        staff, case, "triage", category=cats["property_repair"].pk, urgency="normal", auto_assign="on"
-    )
+    response = act(staff, case, "triage", category=cats["garbage"].pk, urgency="normal", auto_assign="on")
     assert response.status_code == 302
     case.refresh_from_db()
     assert (case.status, case.handler_user) == ("assigned", world.users["grid_worker"])
@@ -212,7 +211,7 @@ def test_merge_by_number_and_merged_list(client, world, make):
     response = act(c, duplicate, "merge", into=outside.number)
     assert response.status_code == 400
     assert fresh(duplicate).status == "submitted"
-    assert act(c, duplicate, "merge", into=target.number.lower()).status_code == 302
+    assert act(c, duplicate, "merge", into=target.number.lower(), confirm="1").status_code == 302
     duplicate.refresh_from_db()
     assert (duplicate.status, duplicate.merged_into_id) == ("merged", target.pk)
     assert CaseEvent.objects.filter(case=target, kind="merged_in").exists()

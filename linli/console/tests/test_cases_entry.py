@@ -57,10 +57,17 @@ def test_form_lists_only_grids_in_scope(client, world, cats):
     assert key and len(key) >= 16
 
 
-def test_department_handler_has_no_grid_to_report_in(client, world):
-    response = login(client, world, "department_handler").get(URL)
-    assert response.status_code == 200
-    assert "没有可登记诉求的网格" in text(response)
+def test_department_handler_may_not_enter_and_is_not_offered_entry(client, world):
+    """Issue #12: a department handler only handles cases sent to them: no 登记诉求 page, menu item or button."""
+    c = login(client, world, "department_handler")
+    response = c.get(URL)
+    assert response.status_code == 403
+    assert "不能登记新诉求" in text(response)
+    listing = c.get(reverse("console:cases"))
+    assert listing.status_code == 200
+    assert URL not in listing.content.decode()  # neither the menu item nor the page's button
+    grid_worker = login(client, world, "grid_worker").get(reverse("console:cases")).content.decode()
+    assert URL in grid_worker
 
 
 def test_staff_entry_creates_the_case(client, world, cats):

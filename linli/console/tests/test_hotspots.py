@@ -52,7 +52,18 @@ def test_another_community_sees_nothing_and_gets_404(client, world, issue):
 
 
 def test_users_without_case_scope_are_refused(client, world, issue):
-    assert login(client, world, "property_manager").get(reverse("console:hotspots")).status_code == 403
+    assert login(client, world, "building_captain").get(reverse("console:hotspots")).status_code == 403
+
+
+def test_a_property_manager_sees_no_emerging_issues(client, world, issue):
+    """A manager's case scope is the cases handed to them (Scope.handled): no place's issues come with it."""
+    response = login(client, world, "property_manager").get(reverse("console:hotspots"))
+    assert response.status_code == 200
+    assert response.context["rows"] == []
+    assert (
+        login(client, world, "property_manager").get(reverse("console:hotspot", args=[issue.pk])).status_code
+        == 404
+    )
 
 
 def test_status_filter(client, world, issue):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from linli.registry import population
 from linli.registry.models import Household, KeyGroup, Resident, ResidentKeyGroup
 from linli.testing.factories import ResidentFactory
 
@@ -77,12 +78,14 @@ def test_a_throttled_login_answers_like_a_wrong_password(client, world, settings
 
 
 def test_home_counts_in_scope(client, world):
+    population.refresh_population_counts()  # a community reads the monitor's counts
     response = login(client, world, "community_worker").get(reverse("console:home"))
     assert response.status_code == 200
     ctx = response.context
-    assert ctx["resident_count"] == 2  # g1a and g1b
-    assert ctx["household_count"] == 2
-    assert ctx["stale_count"] == 2  # never verified
+    assert ctx["population"].residents == 2  # g1a and g1b
+    assert ctx["population"].households == 2
+    assert ctx["population"].stale == 2  # never verified
+    assert not ctx["population"].live
     html = response.content.decode()
     assert "我的工作台" in html
     assert reverse("console:households") + "?stale=1" in html
@@ -92,8 +95,9 @@ def test_home_key_group_counts(client, world):
     group = KeyGroup.objects.create(code="veteran_t", name="退役军人T")
     ResidentKeyGroup.objects.create(resident=world.residents["g1a"], key_group=group)
     ResidentKeyGroup.objects.create(resident=world.residents["g2"], key_group=group)  # outside c1
+    population.refresh_population_counts()
     response = login(client, world, "community_worker").get(reverse("console:home"))
-    counts = {g.code: n for g, n in response.context["group_counts"]}
+    counts = {g.code: n for g, n in response.context["population"].groups}
     assert counts["veteran_t"] == 1
 
 

@@ -199,7 +199,8 @@ def test_scope_limits_what_each_role_sees(built, world, user, cases, grids):
     names = {"g1a": world.g1a.pk, "g1b": world.g1b.pk, "g2": world.g2.pk}
     assert report.total.counts.cases == cases
     assert {r.key for r in report.rows} == {names[g] for g in grids}
-    assert selectors.rates_plain_sql(scope, BOTH, "grid", now=AS_OF).total.counts == report.total.counts
+    if not scope.handled:  # a property manager's scope is the cases handed to them: no area, no rollup rows
+        assert selectors.rates_plain_sql(scope, BOTH, "grid", now=AS_OF).total.counts == report.total.counts
 
 
 def test_ranking(built, world):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from linli.cases import services
 from linli.cases.models import Attachment, Case
@@ -85,6 +87,7 @@ def test_quick_entry_creates_a_grid_worker_case(client, world, categories):
             "description": "2单元楼道内有电动车飞线充电",
             "key": _key(page),
             "photos": [jpeg()],
+            f"attr-{categories['flying_wire'].pk}-spot": "corridor",  # 充电位置, required (issue #12)
         },
     )
     case = Case.objects.get()
@@ -204,3 +207,26 @@ def test_other_grid_worker_cannot_act(client, world, categories, make_case):
     assert response.status_code == 404
     case.refresh_from_db()
     assert case.status == "assigned"
+
+
+@pytest.mark.parametrize("part", ["open", "due_soon", "overdue", "awaiting_callback"])
+def test_each_home_tile_opens_the_list_its_count_counts(client, world, categories, make_case, part):
+    """Issue #12: the four tiles open four filtered lists, each exactly what its number counts."""
+    worker = world.users["grid_worker"]
+    cases = [make_case(description=f"楼道堆放杂物第{i}处") for i in range(4)]
+    now = timezone.now()
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(handler_user=worker, status="accepted")
+    Case.objects.filter(pk=cases[1].pk).update(resolve_due_at=now + dt.timedelta(hours=2))
+    Case.objects.filter(pk=cases[2].pk).update(resolve_due_at=now - dt.timedelta(hours=2))
+    Case.objects.filter(pk=cases[3].pk).update(status="awaiting_callback")
+    client = _login(client, world)
+    home = client.get(reverse("mobile:grid_home"))
+    link = f"{reverse('mobile:grid_cases')}?show={part}"
+    assert f'href="{link}"' in home.content.decode()
+    count = getattr(home.context["queue"], part)
+    assert count == (4 if part == "open" else 1)
+    listing = client.get(link)
+    assert len(listing.context["cases"]) == count and listing.context["show"] == part
+    html = listing.content.decode()
+    assert 'aria-current="page"' in html
+    assert client.get(reverse("mobile:grid_cases") + "?show=bogus").context["show"] == ""

@@ -132,3 +132,21 @@ def test_day_view_shows_missing_shifts(client, world):
     html = client.get(reverse("mobile:patrols") + f"?day={day}").content.decode()
     assert "还有 4 次巡查未完成" in html
     assert "开始上午巡查" not in html  # no starting a patrol for a past day
+
+
+def test_note_is_kept_and_shown_when_nothing_was_found(worker_client, world):
+    """Issue #12: ticking 未发现问题 no longer drops what the worker wrote."""
+    _start(worker_client, world.g1a)
+    log = PatrolLog.objects.get()
+    building = world.households["g1a"].building
+    response = worker_client.post(
+        reverse("mobile:patrol", args=[log.pk]),
+        {"buildings": [building.pk], "note": "消防通道畅通，路灯均正常", "found_nothing": "on"},
+    )
+    assert response.status_code == 302
+    log.refresh_from_db()
+    assert log.found_nothing and log.note == "消防通道畅通，路灯均正常"
+    html = worker_client.get(reverse("mobile:patrol", args=[log.pk])).content.decode()
+    assert "未发现问题" in html and "消防通道畅通，路灯均正常" in html
+    record = ChangeRecord.objects.filter(entity_id=log.pk).order_by("-id").first()
+    assert record is not None and record.after["note"] == "消防通道畅通，路灯均正常"

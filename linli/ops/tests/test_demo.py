@@ -212,6 +212,28 @@ def test_demo_case_history_is_consistent(demo):
     )
     live = [c for c in cases if c.pk in live_ids]
     assert len(live) >= 24
-    assert all(c.status in (Status.SUBMITTED, Status.TRIAGED) for c in live)
+    manager = User.objects.get(username="property01")
+    # waiting for triage, or (物业服务 appeals of the property manager's compound) assigned to the manager at once
+    assert all(
+        c.status in (Status.SUBMITTED, Status.TRIAGED)
+        or (c.status == Status.ASSIGNED and c.handler_user_id == manager.pk)
+        for c in live
+    )
     assert all(c.accept_due_at > c.created_at for c in live)
     assert any(c.status == Status.TRIAGED for c in live)
+
+
+def test_the_demo_property_manager_has_appeals_to_handle(demo):
+    """The printed 物业经理 login (issue #12 item 5): live 物业服务 appeals of its compound routed to it, besides
+    its share of the history; nothing of the grid's other cases."""
+    from linli.cases import selectors as case_selectors
+    from linli.cases.models import Case
+
+    manager = User.objects.get(username="property01")
+    assert case_selectors.my_queue(manager).open >= 2
+    scope = scope_for(manager, Cap.CASE_VIEW)
+    seen = scope.apply(Case.objects.all())
+    grid = Post.objects.get(user=manager).grid
+    assert seen.exists() and set(seen.values_list("handler_user", flat=True)) == {manager.pk}
+    assert Case.objects.filter(grid=grid).exclude(handler_user=manager).exists()  # the rest stay unseen
+    assert scope_for(manager, Cap.VIEW).empty

@@ -158,7 +158,9 @@ def _detail(client, world, case, role="community_worker"):
     return client.get(reverse("console:case", args=[case.pk]))
 
 
-def test_console_card_shows_for_a_community_worker_and_merges_in_one_step(client, world, make_case, building):
+def test_console_card_shows_for_a_community_worker_and_merges_after_confirming(
+    client, world, make_case, building
+):
     first = make_case(title="电梯故障", description=LIFT, building=building)
     new = make_case(title="电梯又坏了", description=LIFT_AGAIN, building=building)
     response = _detail(client, world, new)
@@ -170,10 +172,15 @@ def test_console_card_shows_for_a_community_worker_and_merges_in_one_step(client
     assert match.case.pk == first.pk and f"{match.percent}%" in html
     assert f'name="into" value="{first.number}"' in html
 
-    response = client.post(
-        reverse("console:case_act", args=[new.pk, "merge"]), {"version": new.version, "into": first.number}
-    )
-    assert response.status_code == 302
+    url = reverse("console:case_act", args=[new.pk, "merge"])
+    asked = client.post(
+        url, {"version": new.version, "into": first.number}
+    )  # issue #12: a confirmation first
+    assert asked.status_code == 200 and 'id="merge-confirm"' in asked.content.decode()
+    new.refresh_from_db()
+    assert new.status != "merged"
+    response = client.post(url, {"version": new.version, "into": first.number, "confirm": "1"})
+    assert response.status_code == 302 and response["Location"] == reverse("console:case", args=[first.pk])
     new.refresh_from_db()
     assert new.status == "merged" and new.merged_into_id == first.pk
     assert first.merged_cases.filter(pk=new.pk).exists()

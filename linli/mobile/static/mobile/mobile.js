@@ -23,7 +23,15 @@
     var fields = document.querySelector("[data-identity]");
     if (box && fields) fields.hidden = box.checked;
   }
+  // 情况紧急: the reason field shows only while the box is ticked.
+  function syncUrgent() {
+    var box = document.querySelector("input[name=urgent]");
+    var field = document.querySelector("[data-urgent-reason]");
+    if (box && field) field.hidden = !box.checked;
+  }
+  document.addEventListener("DOMContentLoaded", syncUrgent);
   document.addEventListener("change", function (event) {
+    if (event.target.name === "urgent") syncUrgent();
     if (event.target.name === "anonymous") syncIdentity();
     if (event.target.type === "file" && event.target.hasAttribute("data-max")) checkCount(event.target);
   });

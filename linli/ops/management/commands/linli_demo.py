@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from linli.ops.citygen import generate_city
 from linli.ops.demo import DEMO_PASSWORD, DEMO_SEED, demo_logins, ensure_city_admin, format_logins, seed_demo
+from linli.ops.demo_start import demo_base_url, format_start_points, start_points
 
 CITY_RESIDENTS = 1_000_000
 
@@ -41,6 +42,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.perf_counter()
+        base_url = demo_base_url(str(getattr(settings, "LINLI_PUBLIC_URL", "") or ""), opts["port"])
+        if not opts["no_serve"] and not getattr(settings, "LINLI_PUBLIC_URL", ""):
+            # SMS texts (receipts, outcomes) carry absolute tracking links: on the address this demo serves.
+            settings.LINLI_PUBLIC_URL = base_url
         self.say("迁移数据库…")
         call_command("migrate", interactive=False, verbosity=0)
         self.say("生成演示县区：菏泽市牡丹区…")
@@ -70,6 +75,8 @@ class Command(BaseCommand):
         self.say("")
         self.say(format_logins(demo_logins(), full=opts["all_logins"], password=DEMO_PASSWORD))
         self.say("两步验证：演示环境暂不强制（生产环境中超级管理员和县、市管理员须先绑定身份验证器）。")
+        self.say("")
+        self.say(format_start_points(start_points(base_url), base_url))
         self.say(f"\n总用时 {time.perf_counter() - started:.1f} 秒。")
         if opts["no_serve"]:
             return
