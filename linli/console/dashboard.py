@@ -197,6 +197,6 @@ def home_context(user: Any) -> dict[str, Any]:
         ctx["handler_tiles"] = handler_tiles(view)
     if ctx["queue"] is not None:
         ctx["queue_tiles"] = queue_tiles(ctx["queue"])
-    if not view.empty:
+    if view.covers_places:  # a property manager's handed cases have no 三率 of their own
         ctx["rates"] = rates_today(view, timezone.localdate())
     return ctx

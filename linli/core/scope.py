@@ -50,6 +50,19 @@ class Scope:
             or self.handled
         )
 
+    @property
+    def covers_places(self) -> bool:
+        """Whether the scope holds whole places (not only cases handed to a user): area statistics, emerging
+        issues and monthly topics are about places, so a scope of handed cases alone has none."""
+        return bool(
+            self.everything
+            or self.region_ranges
+            or self.grid_ids
+            or self.building_ids
+            or self.unit_ids
+            or self.department_ids
+        )
+
     def q(self, model: type[Model]) -> Q:
         """The filter for ``model``; a model without a path for some kind of place never matches through it."""
         if self.everything:

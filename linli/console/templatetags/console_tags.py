@@ -38,6 +38,8 @@ def console_nav(context: template.Context) -> dict[str, Any]:
         "can_export": Cap.EXPORT in caps,
         "can_manage": user.is_superuser or Cap.ORG_MANAGE in caps,
         "can_configure": Cap.CONFIGURE in caps,  # installation-wide settings (ADR 0019)
+        # 三率, 每月一题 and 未诉先办 are about places: not for a scope of handed cases only (property managers)
+        "area_cases": Cap.CASE_VIEW in caps and access.scope_for(user, Cap.CASE_VIEW).covers_places,
         "can_enter": Cap.CASE_VIEW in caps and case_selectors.can_enter_cases(user),  # 登记诉求
         "initial": (str(user)[:1] or "?").upper(),
         "phone_url": phone.phone_url(user),  # field posts: their phone pages (linli.console.phone)

@@ -144,3 +144,14 @@ def test_map_links_refuse_a_region_outside_the_scope(client, world, area):
     c = login(client, world, "community_worker")
     assert c.get(reverse("console:cases") + f"?region={world.c3.pk}").status_code == 404
     assert c.get(reverse("console:cases") + f"?region={world.c1.pk}").status_code == 200
+
+
+def test_property_manager_home_and_menu_hold_only_their_cases(client, world, area):
+    response = login(client, world, "property_manager").get(reverse("console:home"))
+    assert response.status_code == 200
+    assert response.context["queue"] is not None
+    assert "rates" not in response.context  # no 三率 of handed cases
+    html = response.content.decode()
+    assert reverse("console:metrics") not in html and reverse("console:hotspots") not in html
+    html = login(client, world, "community_worker").get(reverse("console:home")).content.decode()
+    assert reverse("console:metrics") in html and reverse("console:hotspots") in html
