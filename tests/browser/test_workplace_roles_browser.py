@@ -274,3 +274,28 @@ def test_resident_sees_open_problems_first_and_a_clear_bad_link_page(
         context.close()
         browser.close()
     _copy_doc_shots()
+
+
+def test_a_script_in_a_community_name_stays_text_on_the_map(
+    transactional_db, live_server, world, workload, browser_page
+):
+    """The map's popups and tooltips are DOM nodes filled with text (ADR 0020): a planted name is shown, not run,
+    even with the page's Content-Security-Policy bypassed."""
+    browser, _ = browser_page
+    planted = '东安<img src=x onerror="window.__xss=1">社区'
+    type(world.c1).objects.filter(pk=world.c1.pk).update(name=planted)
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN", bypass_csp=True)
+    page = context.new_page()
+    _sign_in(page, live_server.url, "county_admin")
+    markers = page.locator("#area-map path.leaflet-interactive")
+    assert markers.count() == 3  # c1, c2, c3 (their grids have positions)
+    for i in range(markers.count()):
+        markers.nth(i).dispatch_event("mouseover")
+        markers.nth(i).dispatch_event("click")
+    page.wait_for_selector("#area-map .leaflet-tooltip")
+    shown = " ".join(
+        page.locator("#area-map .leaflet-tooltip, #area-map .leaflet-popup-content").all_inner_texts()
+    )
+    assert planted in shown
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    context.close()

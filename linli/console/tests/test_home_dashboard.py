@@ -155,3 +155,12 @@ def test_property_manager_home_and_menu_hold_only_their_cases(client, world, are
     assert reverse("console:metrics") not in html and reverse("console:hotspots") not in html
     html = login(client, world, "community_worker").get(reverse("console:home")).content.decode()
     assert reverse("console:metrics") in html and reverse("console:hotspots") in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["region=99999999999", "region=9999999999999999999999", "region=1%00", "whistle=%00", "extension=x"],
+)
+def test_list_filters_behind_the_counts_never_fail_on_odd_input(client, world, area, query):
+    response = login(client, world, "county_admin").get(reverse("console:cases") + "?" + query)
+    assert response.status_code in (200, 400, 404)

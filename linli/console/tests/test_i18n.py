@@ -15,6 +15,13 @@ HOME = [
     ("Households to verify", "待核实住户"),
     ("My workbench", "我的工作台"),
 ]
+AREA = [
+    ("Waiting for my decision", "待我决定"),
+    ("Awaiting triage", "待分流"),
+    ("Extensions to decide", "延期待审批"),
+    ("Whistles not reported", "吹哨待报到"),
+    ("This month", "本月"),
+]
 RESIDENTS = [("Residents", "居民信息"), ("All grids", "全部网格"), ("Search", "搜索")]
 POSTS = [
     ("Assign post", "设置岗位"),
@@ -54,6 +61,7 @@ def assert_chinese(html: str, pairs: list[tuple[str, str]]) -> None:
     ("role", "url_name", "pairs"),
     [
         ("grid_worker", "console:home", NAV + HOME),
+        ("county_admin", "console:home", NAV + AREA),
         ("grid_worker", "console:residents", NAV + RESIDENTS),
         ("secretary", "console:org_posts", NAV + POSTS),
     ],

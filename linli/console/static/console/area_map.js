@@ -24,12 +24,14 @@
       var link = document.createElement("a");
       link.href = /^\/(?!\/)/.test(String(p.url)) ? p.url : "#";
       link.textContent = p.name + "：" + p.open + " / " + p.overdue;
+      var label = document.createElement("span"); // a node, not an HTML string: names are never parsed as HTML
+      label.textContent = p.name;
       window.L.circleMarker([p.lat, p.lng], {
         radius: 5 + 20 * Math.sqrt(p.open / most),
         color: p.overdue ? "#c4161c" : "#1f6feb",
         fillOpacity: 0.45,
         weight: 1
-      }).bindPopup(link).bindTooltip(p.name).addTo(map);
+      }).bindPopup(link).bindTooltip(label).addTo(map);
       bounds.push([p.lat, p.lng]);
     });
     map.fitBounds(bounds, { maxZoom: 16, padding: [24, 24] });
