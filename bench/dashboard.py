@@ -84,10 +84,12 @@ def _people() -> dict[str, Any]:
     from linli.registry.models import PopulationCount, Region
 
     counties = Region.objects.filter(level="county")
-    county = max(counties, key=lambda c: _residents_in(c, PopulationCount))
-    street = max(Region.objects.filter(level="street", parent=county), key=lambda s: _open_in(s, QueueCount))
+    county = max(counties, key=lambda c: _sum_in(c, PopulationCount, "residents"))
+    street = max(
+        Region.objects.filter(level="street", parent=county), key=lambda s: _sum_in(s, QueueCount, "open")
+    )
     community = max(
-        Region.objects.filter(level="community", parent=street), key=lambda c: _open_in(c, QueueCount)
+        Region.objects.filter(level="community", parent=street), key=lambda c: _sum_in(c, QueueCount, "open")
     )
     grid_id = (
         Case.objects.filter(region_code=int(community.code), status__in=OPEN_INDEX_STATUSES)
@@ -119,22 +121,14 @@ def _people() -> dict[str, Any]:
     return {role: post.user for role, post in people.items() if post is not None}
 
 
-def _residents_in(region: Any, model: Any) -> int:
+def _sum_in(region: Any, model: Any, column: str) -> int:
+    """``column`` summed over the counted rows of ``region`` (its communities)."""
     from django.db.models import Sum
 
     from linli.core.scope import code_range
 
     lo, hi = code_range(region.code, region.level)
-    return model.objects.filter(region_code__range=(lo, hi)).aggregate(n=Sum("residents"))["n"] or 0
-
-
-def _open_in(region: Any, model: Any) -> int:
-    from django.db.models import Sum
-
-    from linli.core.scope import code_range
-
-    lo, hi = code_range(region.code, region.level)
-    return model.objects.filter(region_code__range=(lo, hi)).aggregate(n=Sum("open"))["n"] or 0
+    return model.objects.filter(region_code__range=(lo, hi)).aggregate(n=Sum(column))["n"] or 0
 
 
 def _signed_in(user: Any) -> Client:

@@ -36,7 +36,11 @@ class Tile:
     count: int
     url: str
     hint: str = ""
-    tone: str = ""  # "warn" or "bad" when the count is not zero and something is late or urgent
+    alert: str = ""  # "warn" or "bad": how the tile looks while its count is not zero
+
+    @property
+    def tone(self) -> str:
+        return self.alert if self.count else ""
 
 
 def cases_url(**params: Any) -> str:
@@ -48,7 +52,7 @@ def area_tiles(user: Any, scope: Scope, counts: dashboard.AreaCounts) -> list[Ti
     extensions = pending_to_decide(user).count()
     whistles = selectors.case_count_for(scope, selectors.CaseFilter(whistle_waiting=True))
     issues = scope.apply(EmergingIssue.objects.filter(status=IssueStatus.OPEN)).count()
-    tiles = [
+    return [
         Tile(
             "submitted",
             _("待分流"),
@@ -88,10 +92,6 @@ def area_tiles(user: Any, scope: Scope, counts: dashboard.AreaCounts) -> list[Ti
         ),
         Tile("callback", _("待回访"), counts.callback, cases_url(callback=1), _("已办结，待回访居民 →")),
     ]
-    for tile in tiles:
-        if not tile.count:
-            tile.tone = ""
-    return tiles
 
 
 def queue_tiles(queue: selectors.Queue) -> list[Tile]:
@@ -106,7 +106,7 @@ def queue_tiles(queue: selectors.Queue) -> list[Tile]:
             queue.due_soon,
             cases_url(mine=1, due_soon=1),
             _("24小时内到期") if queue.due_soon else _("暂无"),
-            "warn" if queue.due_soon else "",
+            "warn",
         ),
         Tile(
             "mine_overdue",
@@ -114,7 +114,7 @@ def queue_tiles(queue: selectors.Queue) -> list[Tile]:
             queue.overdue,
             cases_url(mine=1, overdue=1),
             _("请尽快办理") if queue.overdue else _("暂无"),
-            "bad" if queue.overdue else "",
+            "bad",
         ),
         Tile(
             "mine_callback",
@@ -138,7 +138,7 @@ def handler_tiles(scope: Scope) -> list[Tile]:
             whistles,
             cases_url(whistle=1),
             _("社区吹哨，本部门须按时报到 →"),
-            "warn" if whistles else "",
+            "warn",
         )
     ]
 
